@@ -1,0 +1,4 @@
+"""Spiking backbones."""
+from .e_spikeformer import ESpikeFormer
+
+__all__ = ['ESpikeFormer']

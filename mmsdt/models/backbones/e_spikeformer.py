@@ -1,0 +1,240 @@
+"""E-SpikeFormer, the efficient spike-driven Transformer of SDT-V3 (TPAMI 2025)."""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmsdt.registry import MODELS
+from mmsdt.snn import MultiSpike, compact_spike_storage, spike_linear
+from .e_spikeformer_blocks import SpikeConvBlock, SpikeDownsample, SpikeTransformerBlock
+
+# Module names of stage k (0..4); stage k ends at output point k.
+STAGE_LAYOUT = (
+    ('downsample1_1', 'ConvBlock1_1'),
+    ('downsample1_2', 'ConvBlock1_2'),
+    ('downsample2', 'ConvBlock2_1', 'ConvBlock2_2'),
+    ('downsample3', 'block3'),
+    ('downsample4', 'block4'),
+)
+
+
+@MODELS.register_module()
+class ESpikeFormer(BaseModule):
+    """E-SpikeFormer backbone of "Scaling Spike-driven Transformer with Efficient Spike
+    Firing Approximation Training" (SDT-V3).
+
+    Layout (reference §2.2): a 7x7 stride-2 stem conv on the analog image (no spike), two
+    conv stages of spiking separable-conv blocks (strides 2, 4, 8), 6 spiking transformer
+    blocks at stride 16 and 2 more after a channel-changing downsample that keeps stride 16
+    (``stage4_stride=2`` turns it into stride 32; the weights keep their shapes). Every tensor
+    is (B, C, H, W); there is no time axis. Each conv of stride 2 maps a side ``L`` to
+    ``ceil(L / 2)``, so an output of stride ``s`` has side ``ceil(L / s)``.
+
+    Output points (``out_indices``): 0 after ``ConvBlock1_1`` (C0/2, stride 2), 1 after
+    ``ConvBlock1_2`` (C0, stride 4), 2 after ``ConvBlock2_2`` (C1, stride 8), 3 after
+    ``block3`` (C2, stride 16), 4 after ``block4`` (C3, stride 16). Outputs are the
+    real-valued residual streams; ``out_strides`` / ``out_channels`` list what is returned.
+
+    Args:
+        arch (str | dict): ``'2.7m'``, ``'5.1m'``, ``'10m'``, ``'19m'`` or a dict with
+            ``embed_dims`` (4 ints) and optionally ``num_heads``, ``mlp_ratio``,
+            ``depths`` (blocks per stage, default ``(1, 1, 2, 6, 2)``).
+        in_channels (int): image channels.
+        out_indices (Sequence[int] | int): output points, negative allowed. Default (1, 2, 3, 4).
+        num_classes (int): > 0 adds the ImageNet head (global average -> integer spike with
+            ``norm=1`` -> Linear, named ``head`` as in the released files) and ``forward``
+            then returns logits; 0 (default) for dense prediction.
+        frozen_stages (int): stages ``0 .. frozen_stages - 1`` are frozen (eval mode, no
+            gradient); -1 or 0 freeze nothing.
+        norm_eval (bool): keep every BN in eval mode during training.
+        drop_path_rate (float): stochastic depth, linearly increasing over all 12 blocks.
+        layer_scale_init_value (float, optional): per-channel scale of the transformer
+            branches (off by default: the released weights have none).
+        stage4_stride (int): stride of ``downsample4``; 1 (paper, output stride 16) or 2.
+        spike_cfg (dict): arguments of every :class:`~mmsdt.snn.MultiSpike`
+            (default D=4, norm=4, half-to-even rounding).
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH[, prefix])``
+            loads a released ImageNet file or an mmengine checkpoint strictly (see
+            :func:`mmsdt.utils.load_backbone_checkpoint`).
+
+    Example:
+        >>> model = ESpikeFormer('2.7m')
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 224, 224))]
+        [(1, 24, 56, 56), (1, 48, 28, 28), (1, 96, 14, 14), (1, 128, 14, 14)]
+        >>> model.out_strides
+        (4, 8, 16, 16)
+    """
+    arch_settings: Dict[str, dict] = {
+        '2.7m': dict(embed_dims=(24, 48, 96, 128)),
+        '5.1m': dict(embed_dims=(32, 64, 128, 192)),
+        '10m': dict(embed_dims=(48, 96, 192, 240)),
+        '19m': dict(embed_dims=(64, 128, 256, 360)),
+    }
+    num_points = 5
+
+    def __init__(self,
+                 arch: Union[str, dict] = '19m',
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = (1, 2, 3, 4),
+                 num_classes: int = 0,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: Optional[float] = None,
+                 stage4_stride: int = 1,
+                 spike_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        arch = self._parse_arch(arch)
+        C0, C1, C2, C3 = arch['embed_dims']
+        depths = tuple(arch['depths'])
+        heads, ratio = arch['num_heads'], arch['mlp_ratio']
+        if stage4_stride not in (1, 2):
+            raise ValueError(f'stage4_stride must be 1 or 2, got {stage4_stride!r}')
+        spike_cfg = dict(spike_cfg or {})
+        self.arch = arch
+        self.embed_dims = (C0, C1, C2, C3)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        dp = iter(dpr)
+
+        def conv_blocks(dim, n):
+            return nn.ModuleList(
+                SpikeConvBlock(dim, ratio, next(dp), spike_cfg) for _ in range(n))
+
+        def trans_blocks(dim, n):
+            return nn.ModuleList(
+                SpikeTransformerBlock(dim, heads, ratio, next(dp), layer_scale_init_value,
+                                      spike_cfg) for _ in range(n))
+
+        # Stage 0 (stride 2); the stem sees the analog image, so it has no spike.
+        self.downsample1_1 = SpikeDownsample(in_channels, C0 // 2, 7, 2, 3, True, spike_cfg)
+        self.ConvBlock1_1 = conv_blocks(C0 // 2, depths[0])
+        # Stage 1 (stride 4)
+        self.downsample1_2 = SpikeDownsample(C0 // 2, C0, 3, 2, 1, spike_cfg=spike_cfg)
+        self.ConvBlock1_2 = conv_blocks(C0, depths[1])
+        # Stage 2 (stride 8); the released files name its two blocks ConvBlock2_1/2_2.
+        self.downsample2 = SpikeDownsample(C0, C1, 3, 2, 1, spike_cfg=spike_cfg)
+        stage2 = conv_blocks(C1, depths[2])
+        self.ConvBlock2_1 = stage2[:(depths[2] + 1) // 2]
+        self.ConvBlock2_2 = stage2[(depths[2] + 1) // 2:]
+        # Stage 3 (stride 16)
+        self.downsample3 = SpikeDownsample(C1, C2, 3, 2, 1, spike_cfg=spike_cfg)
+        self.block3 = trans_blocks(C2, depths[3])
+        # Stage 4 (stride 16 in the paper: channel change only)
+        self.downsample4 = SpikeDownsample(C2, C3, 3, stage4_stride, 1, spike_cfg=spike_cfg)
+        self.block4 = trans_blocks(C3, depths[4])
+
+        self.num_classes = num_classes
+        if num_classes > 0:
+            self.head_spike = MultiSpike(**{**spike_cfg, 'norm': 1})
+            self.head = nn.Linear(C3, num_classes)
+            nn.init.trunc_normal_(self.head.weight, std=.02)
+            nn.init.zeros_(self.head.bias)
+
+        self.out_indices = self._parse_out_indices(out_indices)
+        point_strides = (2, 4, 8, 16, 16 * stage4_stride)
+        point_channels = (C0 // 2, C0, C1, C2, C3)
+        self.out_strides: Tuple[int, ...] = tuple(point_strides[i] for i in self.out_indices)
+        self.out_channels: Tuple[int, ...] = tuple(point_channels[i] for i in self.out_indices)
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------ construction helpers
+    def _parse_arch(self, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in self.arch_settings:
+                raise ValueError(f'Unknown ESpikeFormer arch {arch!r}; valid names: '
+                                 f'{sorted(self.arch_settings)} (or a dict with embed_dims)')
+            arch = self.arch_settings[key]
+        elif not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or a dict, got {type(arch).__name__}')
+        if 'embed_dims' not in arch or len(arch['embed_dims']) != 4:
+            raise ValueError(f'a custom arch needs embed_dims with 4 ints, got {arch!r}')
+        unknown = set(arch) - {'embed_dims', 'num_heads', 'mlp_ratio', 'depths'}
+        if unknown:
+            raise ValueError(f'unknown keys in arch dict: {sorted(unknown)}')
+        out = dict(num_heads=8, mlp_ratio=4, depths=(1, 1, 2, 6, 2))
+        out.update(arch)
+        if len(out['depths']) != 5 or min(out['depths']) < 1:
+            raise ValueError(f'depths must be 5 positive ints, got {out["depths"]!r}')
+        return out
+
+    def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        result = []
+        for i in out_indices:
+            j = i + self.num_points if i < 0 else i
+            if not 0 <= j < self.num_points:
+                raise ValueError(f'out_indices entry {i} is outside 0..{self.num_points - 1}')
+            result.append(j)
+        if sorted(set(result)) != result:
+            raise ValueError(f'out_indices must be increasing and unique, got {out_indices!r}')
+        return tuple(result)
+
+    def stage_modules(self, index: int):
+        """The modules of stage ``index`` (0..4)."""
+        return [getattr(self, name) for name in STAGE_LAYOUT[index]]
+
+    def _freeze_stages(self) -> None:
+        for i in range(max(self.frozen_stages, 0)):
+            for module in self.stage_modules(i):
+                module.eval()
+                for p in module.parameters():
+                    p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    # ------------------------------------------------------------------ weights
+    def init_weights(self) -> None:
+        """Load ``init_cfg=dict(type='Pretrained', ...)`` strictly, else the default init."""
+        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
+            from mmsdt.utils.checkpoint import load_backbone_checkpoint
+            if not self.init_cfg.get('checkpoint'):
+                raise ValueError("init_cfg type='Pretrained' needs a 'checkpoint' path")
+            load_backbone_checkpoint(
+                self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'),
+                logger=MMLogger.get_current_instance())
+            self._is_init = True
+            return
+        super().init_weights()
+
+    # ------------------------------------------------------------------ forward
+    def forward_points(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """All five natural points (strides 2, 4, 8, 16, 16 or 32)."""
+        points = []
+        for stage in range(self.num_points):
+            for module in self.stage_modules(stage):
+                if isinstance(module, nn.ModuleList):
+                    for block in module:
+                        x = block(x)
+                else:
+                    x = module(x)
+            points.append(x)
+            if stage == max(self.out_indices) and self.num_classes == 0:
+                break
+        return tuple(points)
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        """ImageNet logits from the last feature map."""
+        return spike_linear(self.head, self.head_spike(x.flatten(2).mean(2)))
+
+    def forward(self, x: torch.Tensor):
+        """Feature maps at ``out_indices`` (a tuple), or logits when ``num_classes > 0``."""
+        with compact_spike_storage():
+            points = self.forward_points(x)
+        if self.num_classes > 0:
+            return self.forward_head(points[-1])
+        return tuple(points[i] for i in self.out_indices)

@@ -1,0 +1,13 @@
+"""mmsdt registries.
+
+Children of mmengine's root registries with scope ``mmsdt``. After
+``custom_imports=dict(imports=['mmsdt.models'])`` a config of any OpenMMLab package (mmdet,
+mmseg, mmpretrain) can name ``type='mmsdt.ESpikeFormer'``: the parent registry finds this child
+by its scope. No OpenMMLab file is patched.
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmsdt', locations=['mmsdt.models'])
+
+__all__ = ['MODELS']

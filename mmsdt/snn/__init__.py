@@ -1,0 +1,16 @@
+"""Pure-torch spiking primitives: the neuron, spike-driven execution, spike recording.
+
+Nothing here imports an OpenMMLab package.
+"""
+from .compact import compact_spike_storage
+from .neuron import MultiSpike, quantize_spike_count
+from .recorder import NeuronStats, SpikeRecorder
+from .spike_driven import (SpikeTrain, spike_driven, spike_layout, spike_linear, spike_matmul,
+                           spiking_neurons)
+from .verify import SpikeDrivenReport, verify_spike_driven
+
+__all__ = [
+    'MultiSpike', 'quantize_spike_count', 'compact_spike_storage', 'SpikeTrain', 'spike_driven',
+    'spike_linear', 'spike_matmul', 'spike_layout', 'spiking_neurons', 'SpikeRecorder',
+    'NeuronStats', 'verify_spike_driven', 'SpikeDrivenReport'
+]

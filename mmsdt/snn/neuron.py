@@ -1,0 +1,141 @@
+"""The SFA integer spiking neuron (``MultiSpike``) used by every mmsdt model.
+
+The neuron is stateless: for a membrane potential ``u`` it emits the integer spike count
+``s = round(clamp(u, 0, D))`` and passes ``s / norm`` to the next layer. ``D`` (``max_value``)
+is the largest number of spikes one neuron may fire for one input; ``norm`` defaults to ``D``.
+The word *T* is reserved for real time steps and never used here.
+
+Training and evaluation run the same forward code. The backward pass is a straight-through
+estimator: ``dL/du = dL/dy / norm`` inside ``[0, D]`` and zero outside; only a bit-packed mask
+(one bit per element) is kept for it, never the float input.
+"""
+from typing import Optional
+
+import torch
+from torch import nn
+
+from .compact import register_spike_output
+
+ROUNDING_MODES = ('half_even', 'half_up')
+
+
+def quantize_spike_count(u: torch.Tensor, max_value: int, rounding: str) -> torch.Tensor:
+    """Integer spike count ``round(clamp(u, 0, max_value))`` in the dtype of ``u``.
+
+    Args:
+        u: membrane potential, any shape and floating dtype.
+        max_value: D, the largest spike count.
+        rounding: ``'half_even'`` (``torch.round``; 0.5 -> 0, 2.5 -> 2, what the released
+            Base/detection/segmentation checkpoints were trained with) or ``'half_up'``
+            (``floor(u + 0.5)``; 0.5 -> 1, the upstream Large models).
+    """
+    clamped = u.clamp(0, max_value)
+    if rounding == 'half_even':
+        return torch.round(clamped)
+    return torch.floor(clamped + 0.5)
+
+
+_BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def pack_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Pack a bool tensor into uint8 bytes, 8 elements per byte (row-major order)."""
+    flat = mask.reshape(-1)
+    pad = (-flat.numel()) % 8
+    if pad:
+        flat = torch.cat([flat, flat.new_zeros(pad)])
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=mask.device)
+    return (flat.view(-1, 8).to(torch.uint8) * weights).sum(1, dtype=torch.uint8)
+
+
+def unpack_mask(packed: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Inverse of :func:`pack_mask`."""
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.device)
+    bits = (packed.unsqueeze(1) & weights) != 0
+    return bits.reshape(-1)[:shape.numel()].view(shape)
+
+
+class _MultiSpikeFunction(torch.autograd.Function):
+    """Forward: quantised, normalised spike count. Backward: clipped straight-through."""
+
+    @staticmethod
+    def forward(ctx, u, max_value, norm, rounding, include_boundary):
+        if include_boundary:
+            mask = (u >= 0) & (u <= max_value)
+        else:
+            mask = (u > 0) & (u < max_value)
+        # One bit per element instead of the float input (32x smaller for fp32).
+        ctx.save_for_backward(pack_mask(mask))
+        ctx.shape = u.shape
+        ctx.norm = norm
+        return quantize_spike_count(u, max_value, rounding) / norm
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (packed, ) = ctx.saved_tensors
+        mask = unpack_mask(packed, ctx.shape)
+        grad = grad_out * mask.to(grad_out.dtype) / ctx.norm
+        return grad, None, None, None, None
+
+
+class MultiSpike(nn.Module):
+    """Stateless integer spiking neuron of SDT-V3 ("SFA" training, spike-driven inference).
+
+    ``forward(u) = round(clamp(u, 0, max_value)) / norm`` in training and evaluation alike.
+
+    Under :func:`mmsdt.snn.spike_driven` the same module instead returns a
+    :class:`~mmsdt.snn.SpikeTrain` of ``max_value`` binary maps whose sum is the integer count;
+    the layer that consumes it evaluates each map and accumulates (see ``spike_driven``).
+
+    Args:
+        max_value (int): D, the largest integer spike count. Defaults to 4.
+        norm (float, optional): divisor applied to the count. Defaults to ``max_value``
+            (outputs in ``[0, 1]``); ``norm=1`` gives raw integers.
+        rounding (str): ``'half_even'`` (default, as the released checkpoints) or
+            ``'half_up'``.
+        include_boundary (bool): whether the straight-through gradient also flows at
+            ``u == 0`` and ``u == D`` (default True, as the Base models).
+
+    Example:
+        >>> spike = MultiSpike(max_value=4)
+        >>> spike(torch.tensor([-1., 0.4, 0.6, 1.5, 2.5, 3.6, 9.]))
+        tensor([0.0000, 0.0000, 0.2500, 0.5000, 0.5000, 1.0000, 1.0000])
+    """
+
+    def __init__(self,
+                 max_value: int = 4,
+                 norm: Optional[float] = None,
+                 rounding: str = 'half_even',
+                 include_boundary: bool = True):
+        super().__init__()
+        if int(max_value) != max_value or max_value < 1:
+            raise ValueError(f'max_value (D) must be a positive integer, got {max_value!r}')
+        if rounding not in ROUNDING_MODES:
+            raise ValueError(f'rounding must be one of {ROUNDING_MODES}, got {rounding!r}')
+        norm = float(max_value if norm is None else norm)
+        if norm <= 0:
+            raise ValueError(f'norm must be positive, got {norm!r}')
+        self.max_value = int(max_value)
+        self.norm = norm
+        self.rounding = rounding
+        self.include_boundary = include_boundary
+        # Set by ``mmsdt.snn.spike_driven``; never saved in state dicts.
+        self.spike_driven = False
+
+    def spike_count(self, u: torch.Tensor) -> torch.Tensor:
+        """The integer spike count ``s`` (no normalisation, no gradient)."""
+        return quantize_spike_count(u.detach(), self.max_value, self.rounding)
+
+    def forward(self, u: torch.Tensor):
+        if self.spike_driven:
+            from .spike_driven import SpikeTrain
+            return SpikeTrain.from_counts(self.spike_count(u), self.max_value, self.norm)
+        out = _MultiSpikeFunction.apply(u, self.max_value, self.norm, self.rounding,
+                                        self.include_boundary)
+        if torch.is_grad_enabled():  # a later layer may save it for backward
+            register_spike_output(out, self.norm, self.max_value)
+        return out
+
+    def extra_repr(self) -> str:
+        return (f'max_value={self.max_value}, norm={self.norm:g}, rounding={self.rounding}, '
+                f'include_boundary={self.include_boundary}')

@@ -1,0 +1,203 @@
+"""Loading released SDT-V3 ImageNet checkpoints (and mmengine ones) into mmsdt backbones.
+
+Released files are ``{'model': state_dict, 'args': argparse.Namespace, 'optimizer', 'epoch',
+'scaler'}``. They are read with ``torch.load(weights_only=True)`` and a short allow-list of
+trusted globals (``argparse.Namespace``, numpy array reconstruction, mmengine's log buffer);
+anything else is refused with an error naming the file. Key handling lives here only:
+``extract_backbone_state_dict`` picks and strips, ``load_backbone_checkpoint`` checks
+strictly and reports.
+"""
+import argparse
+import logging
+import os
+import pickle
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be read, or does not fit the model."""
+
+
+def _trusted_globals() -> list:
+    """Globals a checkpoint may reference: argparse namespaces and plain numpy data."""
+    trusted = [argparse.Namespace, np.ndarray, np.dtype]
+    core = getattr(np, '_core', None) or np.core
+    trusted += [core.multiarray._reconstruct, core.multiarray.scalar]
+    trusted += [type(np.dtype(t)) for t in ('f2', 'f4', 'f8', 'i1', 'i2', 'i4', 'i8', 'u1', '?')]
+    try:  # mmengine checkpoints pickle their message hub's HistoryBuffer objects
+        from mmengine.logging.history_buffer import HistoryBuffer
+        trusted.append(HistoryBuffer)
+    except ImportError:  # pragma: no cover - mmengine is a hard dependency
+        pass
+    return trusted
+
+
+def load_checkpoint_file(path: str) -> dict:
+    """Read a checkpoint dict safely (``weights_only=True`` with an allow-list).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointError: truncated, not a torch checkpoint, not a dict, or pickling a global
+            outside the allow-list; the message names the file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'checkpoint file not found: {path}')
+    try:
+        with torch.serialization.safe_globals(_trusted_globals()):
+            ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f'{path}: refused by the safe unpickler (a global outside mmsdt\'s allow-list): '
+            f'{str(err).splitlines()[0]}') from err
+    except Exception as err:  # zip / EOF / pickle-protocol errors of a damaged file
+        raise CheckpointError(f'{path} is not a readable torch checkpoint (truncated or not a '
+                              f'checkpoint): {type(err).__name__}: {err}') from err
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'{path}: expected a dict checkpoint, got {type(ckpt).__name__}')
+    return ckpt
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def extract_backbone_state_dict(ckpt: dict, prefix: Optional[str] = None,
+                                source: str = '<checkpoint>') -> Dict[str, torch.Tensor]:
+    """The backbone state dict inside a released, mmengine or bare checkpoint.
+
+    * ``state_dict`` (mmengine) is preferred, then ``model`` (released files), else the dict
+      itself if it is a bare state dict.
+    * A ``module.`` prefix on every key (DDP) is removed.
+    * With ``prefix`` (e.g. ``'backbone.'``) only keys under it are kept, stripped. Without it,
+      ``backbone.`` is used when such keys exist (whole-detector checkpoints).
+    """
+    for key in ('state_dict', 'model'):
+        if key in ckpt and isinstance(ckpt[key], dict):
+            sd = ckpt[key]
+            break
+    else:
+        if not _is_state_dict(ckpt):
+            raise CheckpointError(f'{source}: no state dict found (expected a "state_dict" or '
+                                  f'"model" entry, or tensors); top-level keys: {sorted(ckpt)}')
+        sd = ckpt
+    sd = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    if sd and all(k.startswith('module.') for k in sd):
+        sd = {k[len('module.'):]: v for k, v in sd.items()}
+    if prefix is None and any(k.startswith('backbone.') for k in sd):
+        prefix = 'backbone.'
+    if prefix:
+        sd = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+        if not sd:
+            raise CheckpointError(f'{source}: no key starts with prefix {prefix!r}')
+    return sd
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_backbone_checkpoint` did."""
+    source: str
+    loaded: List[str] = field(default_factory=list)
+    missing_allowed: List[str] = field(default_factory=list)
+    ignored: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+
+
+def _short(keys: Sequence[str], n: int = 20) -> str:
+    keys = list(keys)
+    more = f' ... (+{len(keys) - n} more)' if len(keys) > n else ''
+    return ', '.join(keys[:n]) + more
+
+
+def load_backbone_checkpoint(model: nn.Module,
+                             path: str,
+                             prefix: Optional[str] = None,
+                             ignore_prefixes: Sequence[str] = ('head.', ),
+                             logger: Optional[logging.Logger] = None) -> LoadReport:
+    """Load a checkpoint into ``model`` strictly and report what happened.
+
+    * every model parameter/buffer must be in the file, except BN ``num_batches_tracked``
+      counters and ``layer_scale*`` parameters the released models do not have (kept at
+      their init value and reported) -> otherwise :class:`CheckpointError` listing them;
+    * a shape mismatch raises, naming the key and both shapes;
+    * file keys the model lacks are ignored when under ``ignore_prefixes`` (the ImageNet
+      ``head.*`` for a dense-prediction backbone) and reported as unexpected otherwise.
+    """
+    log = logger or logging.getLogger(__name__)
+    path = os.fspath(path)
+    sd = extract_backbone_state_dict(load_checkpoint_file(path), prefix, source=path)
+    target = model.state_dict()
+    report = LoadReport(source=path)
+
+    mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(target[k].shape)}'
+                  for k, v in sd.items() if k in target and v.shape != target[k].shape]
+    if mismatched:
+        raise CheckpointError(f'{path}: shape mismatch for {len(mismatched)} key(s): '
+                              f'{_short(mismatched, 10)}')
+    missing = [k for k in target if k not in sd]
+    report.missing_allowed = [
+        k for k in missing if k.endswith('num_batches_tracked') or 'layer_scale' in k.split('.')[-1]
+    ]
+    hard_missing = [k for k in missing if k not in report.missing_allowed]
+    if hard_missing:
+        raise CheckpointError(f'{path}: {len(hard_missing)} {type(model).__name__} weight(s) '
+                              f'missing from the checkpoint: {_short(hard_missing)}')
+    for k in sd:
+        if k in target:
+            continue
+        if any(k.startswith(p) for p in ignore_prefixes):
+            report.ignored.append(k)
+        else:
+            report.unexpected.append(k)
+
+    merged = {k: sd.get(k, v) for k, v in target.items()}
+    model.load_state_dict(merged, strict=True)
+    report.loaded = [k for k in target if k in sd]
+    log.info(f'Loaded {len(report.loaded)}/{len(target)} tensors of {type(model).__name__} '
+             f'from {path}')
+    if report.ignored:
+        log.info(f'Ignored {len(report.ignored)} key(s): {_short(report.ignored)}')
+    if report.unexpected:
+        log.warning(f'Unexpected key(s) in {path} not used by the model: '
+                    f'{_short(report.unexpected)}')
+    layer_scales = [k for k in report.missing_allowed if 'layer_scale' in k]
+    if layer_scales:
+        log.warning(f'{len(layer_scales)} layer-scale parameter(s) not in {path} keep their '
+                    f'init value: {_short(layer_scales, 6)}')
+    return report
+
+
+def infer_arch(state_dict: Dict[str, torch.Tensor]) -> dict:
+    """``dict(embed_dims=...)`` of an E-SpikeFormer state dict (from its downsample convs)."""
+    try:
+        dims = tuple(
+            int(state_dict[f'{name}.encode_conv.weight'].shape[0])
+            for name in ('downsample1_2', 'downsample2', 'downsample3', 'downsample4'))
+    except KeyError as err:
+        raise CheckpointError(f'not an E-SpikeFormer state dict: key {err} is missing') from err
+    return dict(embed_dims=dims)
+
+
+def save_released_format(model: nn.Module, path: str, epoch: int = 199,
+                         args: Optional[argparse.Namespace] = None) -> None:
+    """Write ``model``'s weights in the layout of the released ImageNet files.
+
+    ``{'model': state_dict, 'optimizer': ..., 'epoch', 'scaler', 'args': Namespace}`` with the
+    reference key names. For demos and tests; the files themselves are not downloadable here.
+    """
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if args is None:
+        args = argparse.Namespace(model='Efficient_Spiking_Transformer', input_size=224,
+                                  batch_size=256, blr=6e-4, weight_decay=0.05, epochs=200,
+                                  drop_path=0.1, output_dir='./output', eval=True)
+    torch.save(
+        dict(model=sd, optimizer=dict(state={}, param_groups=[dict(lr=1e-6, params=[])]),
+             epoch=epoch, scaler=dict(scale=65536.0, growth_factor=2.0, backoff_factor=0.5,
+                                      growth_interval=2000, _growth_tracker=0),
+             args=args), os.fspath(path))

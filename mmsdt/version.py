@@ -1,0 +1,2 @@
+"""mmsdt version."""
+__version__ = '0.1.0'

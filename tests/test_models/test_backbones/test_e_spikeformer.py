@@ -1,0 +1,170 @@
+import math
+
+import pytest
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmsdt.models import ESpikeFormer
+from mmsdt.snn import SpikeRecorder, spike_driven
+
+ARCHS = ['2.7m', '5.1m', '10m', '19m']
+PARAMS_WITH_HEAD = [2_702_048, 5_105_608, 10_023_112, 18_987_504]
+PARAMS_NO_HEAD = [2_573_048, 4_912_608, 9_782_112, 18_626_504]
+
+
+def _count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize('arch, with_head, without_head',
+                         list(zip(ARCHS, PARAMS_WITH_HEAD, PARAMS_NO_HEAD)))
+def test_parameter_counts_match_the_paper_models(arch, with_head, without_head):
+    assert _count(ESpikeFormer(arch, num_classes=1000)) == with_head
+    assert _count(ESpikeFormer(arch)) == without_head
+
+
+def test_unknown_arch_lists_valid_names():
+    with pytest.raises(ValueError, match=r"'10m', '19m', '2.7m', '5.1m'"):
+        ESpikeFormer('30m')
+    with pytest.raises(ValueError, match='embed_dims'):
+        ESpikeFormer(dict(embed_dims=(8, 16)))
+
+
+def test_custom_arch_dict():
+    model = ESpikeFormer(dict(embed_dims=(8, 16, 16, 32), num_heads=2, depths=(1, 1, 1, 1, 1)))
+    outs = model(torch.rand(1, 3, 32, 32))
+    assert [o.shape[1] for o in outs] == [8, 16, 16, 32]
+    assert len(model.block3) == 1 and len(model.ConvBlock2_1) == 1 and not model.ConvBlock2_2
+
+
+@pytest.mark.parametrize('size', [(224, 224), (513, 381)])
+def test_five_points_shapes_and_strides(size):
+    model = ESpikeFormer('2.7m', out_indices=(0, 1, 2, 3, 4)).eval()
+    H, W = size
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, H, W))
+    assert model.out_strides == (2, 4, 8, 16, 16)
+    assert model.out_channels == (12, 24, 48, 96, 128)
+    for out, stride, ch in zip(outs, model.out_strides, model.out_channels):
+        assert out.shape == (1, ch, math.ceil(H / stride), math.ceil(W / stride))
+
+
+def test_default_out_indices_and_stage4_stride_option():
+    model = ESpikeFormer('2.7m')
+    assert model.out_indices == (1, 2, 3, 4) and model.out_strides == (4, 8, 16, 16)
+    s32 = ESpikeFormer('2.7m', out_indices=(-2, -1), stage4_stride=2)
+    assert s32.out_indices == (3, 4) and s32.out_strides == (16, 32)
+    outs = s32(torch.rand(1, 3, 96, 64))
+    assert [tuple(o.shape[2:]) for o in outs] == [(6, 4), (3, 2)]
+    # same weights as the stride-16 model
+    assert {k: v.shape for k, v in s32.state_dict().items()} == \
+        {k: v.shape for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match='outside'):
+        ESpikeFormer('2.7m', out_indices=(5, ))
+
+
+def test_classification_head():
+    model = ESpikeFormer('2.7m', num_classes=10).eval()
+    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 10)
+
+
+def _randomise_bn(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) - 0.2)
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_spike_driven_mode_equals_integer_mode(arch):
+    torch.manual_seed(0)
+    model = ESpikeFormer(arch, out_indices=(0, 1, 2, 3, 4), num_classes=0)
+    _randomise_bn(model)
+    model.eval()
+    x = torch.randn(2, 3, 48, 40)
+    with torch.no_grad():
+        ref = model(x)
+        with SpikeRecorder(model) as rec, spike_driven(model):
+            outs = model(x)
+    for r, o in zip(ref, outs):
+        assert (o - r).abs().max() <= 1e-4 * r.abs().max()
+    rates = [s.firing_rate for s in rec.stats.values()]
+    assert 0.01 < sum(rates) / len(rates) < 0.99  # neurons really fire, and not saturated
+
+
+def test_spike_driven_mode_classifier_logits():
+    torch.manual_seed(1)
+    model = ESpikeFormer('2.7m', num_classes=7)
+    _randomise_bn(model, 1)
+    model.eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x)
+        with spike_driven(model):
+            out = model(x)
+    assert (out - ref).abs().max() <= 1e-4 * ref.abs().max()
+
+
+def test_linear_attention_order_matches_quadratic_order():
+    model = ESpikeFormer('2.7m')
+    attn = model.block3[0].attn.eval()
+    _randomise_bn(attn)
+    captured = {}
+
+    def grab(name):
+        return lambda m, i, o: captured.__setitem__(name, o)
+
+    handles = [getattr(attn, f'{n}_spike').register_forward_hook(grab(n)) for n in 'qkv']
+    x = torch.randn(1, 96, 6, 5)
+    with torch.no_grad():
+        attn(x)
+        q, k, v = (attn._heads(captured[n]) for n in 'qkv')
+        quadratic = ((q @ k.transpose(-2, -1)) @ v) * attn.scale
+        linear = (q @ (k.transpose(-2, -1) @ v)) * attn.scale
+    for h in handles:
+        h.remove()
+    torch.testing.assert_close(linear, quadratic, rtol=1e-5, atol=1e-5)
+
+
+def test_frozen_stages_and_norm_eval():
+    model = ESpikeFormer('2.7m', frozen_stages=2, norm_eval=True)
+    model.train()
+    for stage in (0, 1):
+        for m in model.stage_modules(stage):
+            assert not m.training
+            assert all(not p.requires_grad for p in m.parameters())
+    assert all(p.requires_grad for p in model.downsample2.parameters())
+    assert all(not m.training for m in model.modules() if isinstance(m, _BatchNorm))
+    assert model.block3.training  # non-BN modules still train
+    out = model(torch.rand(1, 3, 32, 32))[-1].sum()
+    out.backward()
+    assert model.downsample1_1.encode_conv.weight.grad is None
+    assert model.block4[0].mlp.fc1_conv.weight.grad is not None
+
+
+def test_drop_path_is_applied_in_training():
+    torch.manual_seed(0)
+    model = ESpikeFormer('2.7m', drop_path_rate=0.5, out_indices=(4, ))
+    model.eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        e1, e2 = model(x)[0], model(x)[0]
+        assert torch.equal(e1, e2)  # eval: deterministic, no drop
+        model.train()
+        t1 = model(x)[0]
+        t2 = model(x)[0]
+    assert not torch.equal(t1, t2)
+    rates = [getattr(b.drop_path, 'drop_prob', 0.0) for b in [*model.ConvBlock1_1, *model.block4]]
+    assert rates[0] == 0 and rates[-1] == pytest.approx(0.5)
+
+
+def test_layer_scale_is_optional():
+    plain = ESpikeFormer('2.7m')
+    assert not any('layer_scale' in k for k in plain.state_dict())
+    scaled = ESpikeFormer('2.7m', layer_scale_init_value=1e-6)
+    keys = [k for k in scaled.state_dict() if 'layer_scale' in k]
+    assert len(keys) == 24 and 'block3.0.layer_scale1' in keys

@@ -1,0 +1,49 @@
+"""Convert a released SDT-V3 ImageNet checkpoint into an mmengine checkpoint.
+
+    python tools/model_converters/sdtv3_to_mmsdt.py IN.pth OUT.pth
+
+The output holds ``{'meta': ..., 'state_dict': ...}`` with backbone keys under ``backbone.``
+and the ImageNet classifier under ``head.fc.`` (mmpretrain naming); it loads with stock
+``torch.load`` (no pickled Namespace) and with ``init_cfg=dict(type='Pretrained', ...)``.
+Before writing, the weights are loaded strictly into the matching ``ESpikeFormer``.
+"""
+import argparse
+import os
+import sys
+
+import torch
+
+from mmsdt.models import ESpikeFormer
+from mmsdt.utils import extract_backbone_state_dict, infer_arch, load_checkpoint_file
+
+
+def convert(src: str, dst: str) -> dict:
+    ckpt = load_checkpoint_file(src)
+    sd = extract_backbone_state_dict(ckpt, source=src)
+    arch = infer_arch(sd)
+    head = {k: v for k, v in sd.items() if k.startswith('head.')}
+    backbone_sd = {k: v for k, v in sd.items() if not k.startswith('head.')}
+    model = ESpikeFormer(arch)  # strict check: every backbone weight present, shapes right
+    model.load_state_dict(backbone_sd, strict=True)
+    state_dict = {f'backbone.{k}': v for k, v in backbone_sd.items()}
+    state_dict.update({f'head.fc.{k[len("head."):]}': v for k, v in head.items()})
+    meta = dict(source=os.path.basename(src), arch=arch, epoch=ckpt.get('epoch'),
+                converter='mmsdt sdtv3_to_mmsdt')
+    out_dir = os.path.dirname(os.path.abspath(dst))
+    os.makedirs(out_dir, exist_ok=True)
+    torch.save(dict(meta=meta, state_dict=state_dict), dst)
+    return meta
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='released checkpoint (.pth)')
+    parser.add_argument('dst', help='output mmengine checkpoint (.pth)')
+    args = parser.parse_args(argv)
+    meta = convert(args.src, args.dst)
+    print(f'wrote {args.dst}: ESpikeFormer embed_dims={meta["arch"]["embed_dims"]}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
