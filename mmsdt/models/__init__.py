@@ -1,4 +1,16 @@
-"""mmsdt models; importing this package registers them in ``mmsdt.registry.MODELS``."""
-from .backbones import ESpikeFormer
+"""mmsdt models; importing this package registers them in ``mmsdt.registry.MODELS``.
 
-__all__ = ['ESpikeFormer']
+The backbone needs only torch, mmengine and timm; the detection components import mmdet.
+"""
+from .backbones import ESpikeFormer
+from .dense_heads import SpikeRetinaHead, SpikeRPNHead
+from .detectors import SpikeCascadeRCNN, SpikeMaskRCNN, SpikeRetinaNet
+from .necks import SpikeFPN
+from .roi_heads import (SpikeConvFCBBoxHead, SpikeFCNMaskHead, SpikeShared2FCBBoxHead,
+                        SpikeShared4Conv1FCBBoxHead)
+
+__all__ = [
+    'ESpikeFormer', 'SpikeFPN', 'SpikeRPNHead', 'SpikeRetinaHead', 'SpikeConvFCBBoxHead',
+    'SpikeShared2FCBBoxHead', 'SpikeShared4Conv1FCBBoxHead', 'SpikeFCNMaskHead',
+    'SpikeMaskRCNN', 'SpikeCascadeRCNN', 'SpikeRetinaNet'
+]

@@ -38,9 +38,6 @@ fi
 quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 pip_install() { quiet "$PY" -m pip install --disable-pip-version-check -q "$@"; }
 
-# Build tools for mmcv: its setup.py imports pkg_resources (removed in setuptools 70).
-pip_install "setuptools<70" wheel ninja
-
 if ! "$PY" -c "import torch" 2>/dev/null; then
   spec="${MMSDT_TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}"
   log "installing $spec (several GB for a CUDA build; taken from a local wheel where one exists)"
@@ -74,6 +71,8 @@ PYEOF
   wheel="$(ls "$wheel_dir"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n 1 || true)"
   if [[ -z "$wheel" ]]; then
     log "building mmcv $MMCV_VERSION with ops for torch $torch_ver ($device); ~20 min on 2 cores, once"
+    # mmcv's setup.py needs pkg_resources and an older setuptools (<70) to build.
+    pip_install "setuptools<70" wheel ninja
     build="$(mktemp -d)"
     trap 'rm -rf "$build"' EXIT
     "$PY" -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: \
@@ -106,6 +105,9 @@ pip_install addict packaging Pillow pyyaml yapf "opencv-python-headless" \
   "mmengine==0.10.7" "mmdet==3.3.0" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" \
   timm pycocotools matplotlib ftfy regex pytest
 pip_install --no-deps --no-build-isolation -e "$ROOT"
+# torch asks for setuptools>=77.0.3; mmengine (mmdet::/mmseg:: config bases) imports
+# pkg_resources, which setuptools removed in 81.
+pip_install "setuptools>=77.0.3,<81"
 
 "$PY" -c "import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, timm, cv2, pycocotools, mmsdt" \
   || { log "ERROR: the environment does not import; see above"; exit 1; }

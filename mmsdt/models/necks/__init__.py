@@ -1,0 +1,4 @@
+"""Spiking necks."""
+from .spike_fpn import SpikeFPN
+
+__all__ = ['SpikeFPN']
