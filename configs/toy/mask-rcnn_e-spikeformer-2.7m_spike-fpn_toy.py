@@ -1,0 +1,82 @@
+# Embedded default: spiking Mask R-CNN with the 2.7m E-SpikeFormer, trained from scratch on the
+# generated toy shapes (tools/misc/make_toy_data.py coco --out data/toy_coco). CPU, 2 cores.
+_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmsdt.models'], allow_failed_imports=False)
+
+data_root = 'data/toy_coco/'
+classes = ('circle', 'square', 'triangle')
+metainfo = dict(classes=classes, palette=[(220, 20, 60), (0, 110, 255), (0, 170, 60)])
+embed_dims, neck_channels, fc_channels = [24, 48, 96, 128], 64, 256
+
+model = dict(
+    type='mmsdt.SpikeMaskRCNN',
+    backbone=dict(_delete_=True, type='mmsdt.ESpikeFormer', arch='2.7m',
+                  out_indices=(1, 2, 3, 4), stage4_stride=2),
+    neck=dict(_delete_=True, type='mmsdt.SpikeFPN', in_channels=embed_dims,
+              out_channels=neck_channels, num_outs=5),
+    rpn_head=dict(type='mmsdt.SpikeRPNHead', in_channels=neck_channels,
+                  feat_channels=neck_channels),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=neck_channels),
+        bbox_head=dict(type='mmsdt.SpikeShared2FCBBoxHead', in_channels=neck_channels,
+                       fc_out_channels=fc_channels, num_classes=len(classes)),
+        mask_roi_extractor=dict(out_channels=neck_channels),
+        mask_head=dict(type='mmsdt.SpikeFCNMaskHead', in_channels=neck_channels,
+                       conv_out_channels=neck_channels, num_classes=len(classes))),
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=1000, max_per_img=500),
+        rcnn=dict(sampler=dict(num=128))),
+    test_cfg=dict(
+        rpn=dict(nms_pre=500, max_per_img=300),
+        rcnn=dict(max_per_img=50)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
+train_dataloader = dict(
+    batch_size=4, num_workers=2, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(data_root=data_root, metainfo=metainfo,
+                 ann_file='annotations/instances_train.json', data_prefix=dict(img='train/'),
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=4, num_workers=2, persistent_workers=True,
+    dataset=dict(data_root=data_root, metainfo=metainfo,
+                 ann_file='annotations/instances_val.json', data_prefix=dict(img='val/'),
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json',
+                     metric=['bbox', 'segm'])
+test_evaluator = val_evaluator
+
+max_iters = 600
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=max_iters)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.),
+    clip_grad=dict(max_norm=10.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters, eta_min=1e-5),
+]
+auto_scale_lr = dict(enable=False, base_batch_size=4)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2))
+log_processor = dict(by_epoch=False)
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='gloo'))

@@ -1,0 +1,11 @@
+"""Data sets for mmsdt runs that need no downloads.
+
+:func:`generate_toy_coco` and :func:`generate_toy_ade` write small, deterministic
+shape data sets (COCO instance format and ADE20K semantic layout) that serve as the
+embedded default for detection and segmentation training. Nothing here imports mmdet or
+mmseg.
+"""
+from .toy_data import (TOY_ADE_CLASSES, TOY_COCO_CLASSES, generate_toy_ade,
+                       generate_toy_coco)
+
+__all__ = ['generate_toy_coco', 'generate_toy_ade', 'TOY_COCO_CLASSES', 'TOY_ADE_CLASSES']
