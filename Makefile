@@ -1,18 +1,23 @@
 # mmsdt: two entry points on a fresh machine (each installs what it needs into .venv/).
-#   make run   - the main job on the embedded default (no downloads)
-#   make test  - the test suite
+#   make run             - the main job on the embedded default (toy detection; no downloads)
+#   make run TASK=seg    - the same for segmentation
+#   make test            - the test suite
 PY := .venv/bin/python
+TASK ?= det
 
-.PHONY: run test env bench
+.PHONY: run test env bench backbone-demo
 
 env:
 	bash tools/misc/setup_env.sh
 
 run: env
-	$(PY) tools/misc/backbone_demo.py --arch 19m --work-dir work_dirs/backbone_demo
+	$(PY) tools/misc/run_toy.py --task $(TASK)
 
 test: env
 	$(PY) -m pytest
+
+backbone-demo: env
+	$(PY) tools/misc/backbone_demo.py --arch 19m --work-dir work_dirs/backbone_demo
 
 bench: env
 	$(PY) tools/analysis_tools/benchmark_backbone.py --out work_dirs/benchmark_backbone.json

@@ -5,9 +5,14 @@ Children of mmengine's root registries with scope ``mmsdt``. After
 mmseg, mmpretrain) can name ``type='mmsdt.ESpikeFormer'``: the parent registry finds this child
 by its scope. No OpenMMLab file is patched.
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmsdt', locations=['mmsdt.models'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmsdt', locations=['mmsdt.engine'])
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmsdt',
+                      locations=['mmsdt.datasets'])
 
-__all__ = ['MODELS']
+__all__ = ['MODELS', 'HOOKS', 'TRANSFORMS']

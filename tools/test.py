@@ -4,47 +4,29 @@
                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmsdt.utils.launch import prepare_cpu_distributed
+from mmsdt.utils.launch import add_common_args, load_tool_config, prepare_cpu_distributed
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save evaluation logs')
     parser.add_argument('--out', help='dump predictions to a pickle file (.pkl)')
     parser.add_argument('--show-dir', help='save drawn predictions to this dir (in work dir)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
+    cfg = load_tool_config(args)
     cfg.load_from = args.checkpoint
     if args.show_dir:
         vis_hook = cfg.default_hooks.get('visualization')

@@ -38,3 +38,5 @@ sdt_param_scheduler = [
 sdt_auto_scale_lr = dict(enable=False, base_batch_size=32)  # 8 GPUs x 4 images
 # mmengine's Runner converts every BN (backbone, neck, heads) to SyncBN for GPU training.
 sync_bn = 'torch'
+# Checkpoints that torch.load(weights_only=True) accepts (needs 'mmsdt.engine' imported).
+custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]

@@ -1,7 +1,9 @@
 # Embedded default: spiking Mask R-CNN with the 2.7m E-SpikeFormer, trained from scratch on the
 # generated toy shapes (tools/misc/make_toy_data.py coco --out data/toy_coco). CPU, 2 cores.
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmsdt.models'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
 
 data_root = 'data/toy_coco/'
 classes = ('circle', 'square', 'triangle')
@@ -12,8 +14,9 @@ model = dict(
     type='mmsdt.SpikeMaskRCNN',
     backbone=dict(_delete_=True, type='mmsdt.ESpikeFormer', arch='2.7m',
                   out_indices=(1, 2, 3, 4), stage4_stride=2),
+    # BN on the neck outputs keeps the heads' membrane potentials O(1) from the first step
     neck=dict(_delete_=True, type='mmsdt.SpikeFPN', in_channels=embed_dims,
-              out_channels=neck_channels, num_outs=5),
+              out_channels=neck_channels, num_outs=5, norm_cfg=dict(type='BN')),
     rpn_head=dict(type='mmsdt.SpikeRPNHead', in_channels=neck_channels,
                   feat_channels=neck_channels),
     roi_head=dict(
@@ -21,25 +24,25 @@ model = dict(
         bbox_head=dict(type='mmsdt.SpikeShared2FCBBoxHead', in_channels=neck_channels,
                        fc_out_channels=fc_channels, num_classes=len(classes)),
         mask_roi_extractor=dict(out_channels=neck_channels),
-        mask_head=dict(type='mmsdt.SpikeFCNMaskHead', in_channels=neck_channels,
+        mask_head=dict(type='mmsdt.SpikeFCNMaskHead', num_convs=2, in_channels=neck_channels,
                        conv_out_channels=neck_channels, num_classes=len(classes))),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=500),
-        rcnn=dict(sampler=dict(num=128))),
+        rpn_proposal=dict(nms_pre=500, max_per_img=200),
+        rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(
-        rpn=dict(nms_pre=500, max_per_img=300),
-        rcnn=dict(max_per_img=50)))
+        rpn=dict(nms_pre=500, max_per_img=100),
+        rcnn=dict(max_per_img=30)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='Resize', scale=(256, 256), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='Resize', scale=(256, 256), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),

@@ -2,10 +2,15 @@
 
 :func:`generate_toy_coco` and :func:`generate_toy_ade` write small, deterministic
 shape data sets (COCO instance format and ADE20K semantic layout) that serve as the
-embedded default for detection and segmentation training. Nothing here imports mmdet or
-mmseg.
+embedded default for detection and segmentation training; :class:`CheckSegLabels` is a
+pipeline step that names the label file holding an unexpected class id. Nothing here imports
+mmdet or mmseg.
 """
+from .transforms import CheckSegLabels
 from .toy_data import (TOY_ADE_CLASSES, TOY_COCO_CLASSES, generate_toy_ade,
                        generate_toy_coco)
 
-__all__ = ['generate_toy_coco', 'generate_toy_ade', 'TOY_COCO_CLASSES', 'TOY_ADE_CLASSES']
+__all__ = [
+    'CheckSegLabels', 'generate_toy_coco', 'generate_toy_ade', 'TOY_COCO_CLASSES',
+    'TOY_ADE_CLASSES'
+]

@@ -37,6 +37,11 @@ def _trusted_globals() -> list:
     return trusted
 
 
+def allow_trusted_checkpoint_globals() -> None:
+    """Add the allow-list to torch's process-wide safe globals (mmengine's loaders use it)."""
+    torch.serialization.add_safe_globals(_trusted_globals())
+
+
 def load_checkpoint_file(path: str) -> dict:
     """Read a checkpoint dict safely (``weights_only=True`` with an allow-list).
 

@@ -1,8 +1,39 @@
 """Launch helpers for tools/train.py and tools/test.py (distributed runs on CPU)."""
+import argparse
 import os
+import os.path as osp
 
 import torch
 import torch.distributed as dist
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """The flags tools/train.py and tools/test.py share (mmdet's names)."""
+    parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_cfg.max_iters=10')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_tool_config(args: argparse.Namespace) -> Config:
+    """Read ``args.config`` and apply ``--launcher``, ``--cfg-options`` and ``--work-dir``
+    (default ``./work_dirs/<config name>``)."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
 
 
 def prepare_cpu_distributed(cfg) -> None:

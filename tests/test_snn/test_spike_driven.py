@@ -83,7 +83,8 @@ def test_lockstep_verification_on_the_backbone():
     model.eval()
     report = verify_spike_driven(model, torch.randn(1, 3, 64, 64))
     assert report.ok(1e-4), report
-    assert set(report.elements) == {n for n, m in model.named_modules() if isinstance(m, MultiSpike)}
+    neurons = {n for n, m in model.named_modules() if isinstance(m, MultiSpike)}
+    assert set(report.elements) == neurons
     assert sum(report.elements.values()) > 100_000
 
 

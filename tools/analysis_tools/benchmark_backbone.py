@@ -2,16 +2,18 @@
 
     python tools/analysis_tools/benchmark_backbone.py [--archs 2.7m 19m] [--out FILE.json]
 
-Each case (arch, input size, batch) runs in its own process so peak memory is its own:
-forward ms (eval, no grad), forward+backward ms (train mode, sum of all outputs) and the peak
-resident set size of that process (``ru_maxrss``, which includes torch itself). Prints a
-table and writes JSON.
+Each case (arch, input size, batch) runs in its own processes so peak memory is its own:
+forward ms (eval, no grad) and forward+backward ms (train mode, sum of all outputs), timed
+with default allocator settings, and the peak resident set size (``ru_maxrss``, torch
+included) of a forward+backward step, measured twice:
 
-glibc's dynamic mmap threshold keeps many freed activation buffers in the heap, so with the
-default allocator settings the RSS of a CPU training step overstates live memory (by ~1.7 GB
-for 19m at 1024²). Children therefore run with ``MALLOC_MMAP_THRESHOLD_=65536`` (large
-buffers always go back to the OS) unless ``--default-malloc`` is given; the same variable is
-recommended for CPU training.
+* ``peak_rss_mb``: glibc defaults. Its dynamic mmap threshold keeps many freed activation
+  buffers in the heap, so this overstates live memory (by ~1.7 GB for 19m at 1024²);
+* ``peak_rss_mmap64k_mb``: a separate process with ``MALLOC_MMAP_THRESHOLD_=65536``, where
+  large buffers always go back to the OS: close to the live tensor memory. (That setting
+  makes every large allocation a system call, so it is not used for the timings.)
+
+Prints a table and writes JSON.
 """
 import argparse
 import json
@@ -32,7 +34,10 @@ def _median(values):
 
 
 def run_case(arch: str, size: int, batch: int, repeats: int) -> dict:
-    """Measure one case in this process (called in a child process)."""
+    """Measure one case in this process (called in a child process).
+
+    ``repeats=0`` runs one forward and one forward+backward step (memory only).
+    """
     import torch
     from mmsdt.models import ESpikeFormer
 
@@ -56,9 +61,11 @@ def run_case(arch: str, size: int, batch: int, repeats: int) -> dict:
         if i:
             fwd_bwd.append((time.perf_counter() - t) * 1e3)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return dict(arch=arch, size=size, batch=batch, forward_ms=round(_median(fwd), 1),
-                forward_backward_ms=round(_median(fwd_bwd), 1), peak_rss_mb=round(peak_mb),
-                threads=torch.get_num_threads(), torch=torch.__version__)
+    return dict(arch=arch, size=size, batch=batch,
+                forward_ms=round(_median(fwd), 1) if fwd else None,
+                forward_backward_ms=round(_median(fwd_bwd), 1) if fwd_bwd else None,
+                peak_rss_mb=round(peak_mb), threads=torch.get_num_threads(),
+                torch=torch.__version__)
 
 
 def main(argv=None) -> int:
@@ -66,36 +73,34 @@ def main(argv=None) -> int:
     parser.add_argument('--archs', nargs='+', default=ARCHS)
     parser.add_argument('--repeats', type=int, default=3, help='timed runs after one warm-up')
     parser.add_argument('--out', default='work_dirs/benchmark_backbone.json')
-    parser.add_argument('--default-malloc', action='store_true',
-                        help='do not set MALLOC_MMAP_THRESHOLD_ for the measured processes')
     parser.add_argument('--case', help=argparse.SUPPRESS)  # child-process entry: arch,size,batch
     args = parser.parse_args(argv)
-
     if args.case:
         arch, size, batch = args.case.split(',')
         print(json.dumps(run_case(arch, int(size), int(batch), args.repeats)))
         return 0
 
-    env = dict(os.environ)
-    if not args.default_malloc:
-        env.setdefault('MALLOC_MMAP_THRESHOLD_', '65536')
+    def child(arch, size, batch, repeats, env):
+        proc = subprocess.run(
+            [sys.executable, __file__, '--case', f'{arch},{size},{batch}', '--repeats',
+             str(repeats)], capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise RuntimeError(f'{arch} {size}x{size} b{batch} failed:\n{proc.stderr}')
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    default_env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}
+    mmap_env = dict(default_env, MALLOC_MMAP_THRESHOLD_='65536')
     results = []
-    header = f'{"arch":>6} {"input":>12} {"fwd ms":>10} {"fwd+bwd ms":>12} {"peak RSS MB":>12}'
-    print(header, flush=True)
+    print(f'{"arch":>6} {"input":>10} {"fwd ms":>9} {"fwd+bwd ms":>11} {"peak RSS MB":>12} '
+          f'{"peak RSS MB (mmap 64K)":>23}', flush=True)
     for arch in args.archs:
         for size, batch in CASES:
-            proc = subprocess.run(
-                [sys.executable, __file__, '--case', f'{arch},{size},{batch}', '--repeats',
-                 str(1 if size > 512 else args.repeats)],
-                capture_output=True, text=True, env=env)
-            if proc.returncode != 0:
-                print(f'{arch} {size}x{size} b{batch} FAILED:\n{proc.stderr}', file=sys.stderr)
-                return 1
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            r['malloc_mmap_threshold'] = env.get('MALLOC_MMAP_THRESHOLD_', 'glibc default')
+            r = child(arch, size, batch, 1 if size > 512 else args.repeats, default_env)
+            r['peak_rss_mmap64k_mb'] = child(arch, size, batch, 0, mmap_env)['peak_rss_mb']
             results.append(r)
-            print(f'{arch:>6} {f"{batch}x{size}²":>12} {r["forward_ms"]:>10.1f} '
-                  f'{r["forward_backward_ms"]:>12.1f} {r["peak_rss_mb"]:>12}', flush=True)
+            print(f'{arch:>6} {f"{batch}x{size}²":>10} {r["forward_ms"]:>9.1f} '
+                  f'{r["forward_backward_ms"]:>11.1f} {r["peak_rss_mb"]:>12} '
+                  f'{r["peak_rss_mmap64k_mb"]:>23}', flush=True)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),

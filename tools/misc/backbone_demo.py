@@ -4,8 +4,8 @@
 
 Without ``--checkpoint`` a file in the released ImageNet layout (``model``/``args``
 Namespace/...) is written first from seeded random weights whose BN statistics are estimated
-on generated images: the real files cannot be downloaded here, and this exercises exactly the loading path they take. The backbone is built
-through the mmsdt registry with ``init_cfg=dict(type='Pretrained')``, run on one image in
+on generated images: the real files cannot be downloaded here, and this exercises exactly
+the loading path they take. The backbone is built through the mmsdt registry with ``init_cfg=dict(type='Pretrained')``, run on one image in
 integer mode and checked in spike-driven mode (binary spike maps, every layer compared with
 integer mode; see ``mmsdt.snn.verify_spike_driven``), and
 the per-stage spike statistics are printed and drawn to ``firing_rates.png``.

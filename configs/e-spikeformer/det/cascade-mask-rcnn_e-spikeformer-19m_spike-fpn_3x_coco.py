@@ -2,7 +2,8 @@
 # 4conv-1fc spiking bbox heads (SyncBN, GIoU loss) as in the paper's cascade config.
 _base_ = ['mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
           '../../_base_/spike_det_recipe.py']
-custom_imports = dict(imports=['mmsdt.models'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'],
+                      allow_failed_imports=False)
 
 pretrained = 'checkpoints/e_spikeformer_19m_imagenet.pth'
 head_norm = dict(type='SyncBN', requires_grad=True)

@@ -1,6 +1,7 @@
 # Spiking Mask R-CNN, E-SpikeFormer 19m, 12 epochs on COCO 2017 (8 GPUs x 4 images).
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', '../../_base_/spike_det_recipe.py']
-custom_imports = dict(imports=['mmsdt.models'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'],
+                      allow_failed_imports=False)
 
 # The released ImageNet file (or its converted copy) of the backbone; loaded strictly.
 pretrained = 'checkpoints/e_spikeformer_19m_imagenet.pth'

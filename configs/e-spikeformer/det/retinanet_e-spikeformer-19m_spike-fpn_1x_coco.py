@@ -1,6 +1,7 @@
 # Spiking RetinaNet, E-SpikeFormer 19m, 12 epochs on COCO 2017 (boxes only: no mask loading).
 _base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', '../../_base_/spike_det_recipe.py']
-custom_imports = dict(imports=['mmsdt.models'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'],
+                      allow_failed_imports=False)
 
 pretrained = 'checkpoints/e_spikeformer_19m_imagenet.pth'
 model = dict(

@@ -16,8 +16,9 @@ class SpikeRetinaHead(RetinaHead):
 
     Each of the stacked cls / reg convs and the final ``retina_cls`` / ``retina_reg`` convs
     consumes spikes of its own (stateless MultiSpike neurons, so no state can leak from the
-    cls branch into the reg branch as with the upstream LIF head). Losses, anchors and
-    prediction are mmdet's :class:`RetinaHead`.
+    cls branch into the reg branch as with the upstream LIF head). The stacked convs are
+    Kaiming-initialised so their neurons fire from the start (as in :class:`SpikeRPNHead`).
+    Losses, anchors and prediction are mmdet's :class:`RetinaHead`.
 
     Args:
         spike_cfg (dict, optional): MultiSpike arguments.
@@ -36,6 +37,11 @@ class SpikeRetinaHead(RetinaHead):
 
         self.cls_spikes = spikes(self.stacked_convs + 1)
         self.reg_spikes = spikes(self.stacked_convs + 1)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        for module in [*self.cls_convs, *self.reg_convs]:
+            nn.init.kaiming_normal_(module.conv.weight, mode='fan_in', nonlinearity='relu')
 
     def forward_single(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         cls_feat = reg_feat = x

@@ -1,5 +1,5 @@
 """Build-time check that anchor / RoI / head strides equal the strides the model produces."""
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 import torch
 from torch import nn

@@ -1,0 +1,75 @@
+# Embedded default (segmentation): spiking Semantic FPN with the 2.7m E-SpikeFormer, trained
+# from scratch on the generated ADE-style toy set (tools/misc/make_toy_data.py ade).
+_base_ = ['mmseg::_base_/models/fpn_r50.py', 'mmseg::_base_/default_runtime.py']
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
+
+data_root = 'data/toy_ade/'
+classes = ('background', 'circle', 'square', 'triangle')
+metainfo = dict(classes=classes,
+                palette=[(120, 120, 120), (220, 20, 60), (0, 110, 255), (0, 170, 60)])
+norm_cfg = dict(type='BN', requires_grad=True)
+out_indices, level_channels, feature_strides = (1, 2, 3, 4), [24, 48, 96, 128], [4, 8, 16, 16]
+
+model = dict(
+    type='mmsdt.SpikeEncoderDecoder',
+    pretrained=None,
+    data_preprocessor=dict(size=(256, 256)),
+    backbone=dict(_delete_=True, type='mmsdt.ESpikeFormer', arch='2.7m',
+                  out_indices=out_indices),
+    neck=dict(_delete_=True, type='mmsdt.SpikeFPN', in_channels=level_channels,
+              out_channels=64, num_outs=4),
+    decode_head=dict(type='mmsdt.SpikeFPNHead', in_channels=[64, 64, 64, 64],
+                     feature_strides=feature_strides, channels=64, dropout_ratio=0.1,
+                     num_classes=len(classes), norm_cfg=norm_cfg))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmsdt.CheckSegLabels', num_classes=len(classes)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmsdt.CheckSegLabels', num_classes=len(classes)),
+    dict(type='PackSegInputs'),
+]
+dataset = dict(type='BaseSegDataset', data_root=data_root, metainfo=metainfo,
+               img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=True)
+train_dataloader = dict(
+    batch_size=4, num_workers=2, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(**dataset, pipeline=train_pipeline,
+                 data_prefix=dict(img_path='images/training',
+                                  seg_map_path='annotations/training')))
+val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(**dataset, pipeline=test_pipeline,
+                 data_prefix=dict(img_path='images/validation',
+                                  seg_map_path='annotations/validation')))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
+
+max_iters = 1000
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.005),
+    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=2.0)}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='PolyLR', power=1.0, eta_min=1e-5, by_epoch=False, begin=100, end=max_iters),
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2))
+log_processor = dict(by_epoch=False)
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='gloo'))

@@ -1,0 +1,4 @@
+"""mmsdt hooks."""
+from .safe_checkpoint_hook import SafeCheckpointHook
+
+__all__ = ['SafeCheckpointHook']

@@ -1,0 +1,116 @@
+"""tools/train.py, tools/test.py and tools/dist_train.sh on the toy config (CPU, gloo)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mmsdt.datasets import generate_toy_coco
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_toy.py'
+
+
+@pytest.fixture(scope='module')
+def toy_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('toy') / 'toy_coco'
+    generate_toy_coco(str(root), num_train=8, num_val=4)
+    return root
+
+
+def _options(root, iters, interval):
+    r = f'{root}/'
+    return ['--cfg-options', f'train_dataloader.dataset.data_root={r}',
+            f'val_dataloader.dataset.data_root={r}', f'test_dataloader.dataset.data_root={r}',
+            f'val_evaluator.ann_file={r}annotations/instances_val.json',
+            f'test_evaluator.ann_file={r}annotations/instances_val.json',
+            f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'default_hooks.checkpoint.interval={interval}', 'train_dataloader.batch_size=2',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+            'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+            'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1')
+    return env
+
+
+def test_two_process_gloo_training_writes_a_checkpoint(toy_root, tmp_path):
+    work = tmp_path / 'dist'
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work),
+         *_options(toy_root, 2, 2)],
+        cwd=REPO, env=dict(_env(), PORT='29533', PYTHON=sys.executable),
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (work / 'iter_2.pth').is_file()
+    log = proc.stdout + proc.stderr
+    assert 'Distributed launcher: pytorch' in log or 'launcher: pytorch' in log
+    assert 'world_size: 2' in log or 'World size: 2' in log
+
+
+def test_killed_run_resumes_and_finishes(toy_root, tmp_path):
+    work = tmp_path / 'resume'
+    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work),
+           *_options(toy_root, 6, 2)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 400
+        while not (work / 'iter_2.pth').exists():
+            assert proc.poll() is None, 'training ended before its first checkpoint'
+            assert time.time() < deadline, 'no checkpoint within the time limit'
+            time.sleep(0.5)
+        time.sleep(1.0)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (work / 'iter_6.pth').exists()
+    done = subprocess.run(cmd + ['--resume'], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=600)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-4000:]
+    assert 'resumed epoch: 0, iter: ' in log or 'Load checkpoint from' in log
+    assert 'Iter(train) [1/6]' not in log  # it did not start over
+    assert (work / 'iter_6.pth').is_file()
+
+    test = subprocess.run([sys.executable, 'tools/test.py', CONFIG, str(work / 'iter_6.pth'),
+                           '--work-dir', str(tmp_path / 'test'), *_options(toy_root, 6, 2)],
+                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert test.returncode == 0, (test.stdout + test.stderr)[-4000:]
+    assert 'coco/bbox_mAP' in test.stdout + test.stderr
+
+
+def test_missing_data_root_is_named(tmp_path):
+    missing = tmp_path / 'nowhere'
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'),
+         *_options(missing, 2, 2)], cwd=REPO, env=_env(), capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode != 0
+    assert str(missing) in proc.stderr
+
+
+def test_corrupt_image_fails_with_its_path(toy_root, tmp_path, repo_root):
+    import shutil
+
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    register_all_modules(init_default_scope=True)
+    root = tmp_path / 'corrupt'
+    shutil.copytree(toy_root, root)
+    victim = sorted((root / 'train').glob('*.jpg'))[0]
+    victim.write_bytes(b'not a jpeg at all')
+    cfg = Config.fromfile(CONFIG)
+    dataset_cfg = cfg.train_dataloader.dataset
+    dataset_cfg.data_root = f'{root}/'
+    dataset = DATASETS.build(dataset_cfg)
+    index = [i for i in range(len(dataset))
+             if dataset.get_data_info(i)['img_path'] == str(victim)][0]
+    with pytest.raises(Exception, match=victim.name):
+        dataset[index]
