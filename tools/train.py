@@ -14,7 +14,8 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmsdt.utils.launch import add_common_args, load_tool_config, prepare_cpu_distributed
+from mmsdt.utils.launch import (add_common_args, finish_distributed, load_tool_config,
+                                prepare_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -60,6 +61,7 @@ def main(argv=None) -> None:
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -41,7 +41,7 @@ def prepare_cpu_distributed(cfg) -> None:
 
     mmengine's own pytorch launcher calls ``torch.cuda.set_device`` first, which fails
     without a GPU; a process group that already exists is used by mmengine as it is. The
-    model wrapper is then built without ``device_ids`` (CPU DDP).
+    model wrapper is then built with ``device_ids=None`` (CPU DDP).
     """
     if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available() or dist.is_initialized():
         return
@@ -51,6 +51,15 @@ def prepare_cpu_distributed(cfg) -> None:
     dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                             world_size=int(os.environ['WORLD_SIZE']))
     wrapper = dict(cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel'))
+    wrapper['device_ids'] = None  # mmengine would default to [LOCAL_RANK], a GPU index
     wrapper.setdefault('broadcast_buffers', False)
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+
+
+def finish_distributed() -> None:
+    """Destroy the process group before exit (a live gloo group aborts the interpreter's
+    shutdown with "terminate called without an active exception")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -27,7 +27,7 @@ def test_builds_from_each_openmmlab_registry(pkg):
     assert proc.stdout.split() == ['mmsdt.models.backbones.e_spikeformer', '(16,', '16)']
 
 
-def test_mmpretrain_classifier_with_spiking_backbone():
+def test_mmpretrain_classifier_with_spiking_backbone(mmpretrain_scope):
     import torch
     from mmpretrain.registry import MODELS
 
@@ -41,7 +41,7 @@ def test_mmpretrain_classifier_with_spiking_backbone():
     assert scores.shape == (2, 5)
 
 
-def test_unknown_type_in_scope_fails_loudly():
+def test_unknown_type_in_scope_fails_loudly(mmdet_scope):
     from mmdet.registry import MODELS
 
     import mmsdt.models  # noqa: F401

@@ -37,13 +37,13 @@ def test_python_api_on_all_kinds_of_images(images, tmp_path, repo_root):
         assert drawn.shape[:2] == src.shape[:2], kind
 
 
-def test_cli_with_checkpoint_and_errors(tmp_path):
+def test_cli_with_checkpoint_and_errors(tmp_path, mmdet_scope):
     # a checkpoint written by the toy config's model
     import torch
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
-    register_all_modules(init_default_scope=True)
+    register_all_modules(init_default_scope=False)
     import mmsdt.models  # noqa: F401
     cfg = Config.fromfile(str(REPO / CONFIG))
     ckpt = tmp_path / 'toy.pth'

@@ -11,7 +11,8 @@ from mmsdt.models import (SpikeFCNMaskHead, SpikeFPN, SpikeRetinaHead,
                           SpikeRPNHead, SpikeShared2FCBBoxHead)
 from mmsdt.snn import MultiSpike, verify_spike_driven
 
-register_all_modules(init_default_scope=True)
+register_all_modules(init_default_scope=False)
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 FEATS = [(1, 24, 32, 40), (1, 48, 16, 20), (1, 96, 8, 10), (1, 128, 8, 10)]
 
 

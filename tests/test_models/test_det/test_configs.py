@@ -11,7 +11,8 @@ from mmengine.optim import build_optim_wrapper
 
 import mmsdt.models  # noqa: F401
 
-register_all_modules(init_default_scope=True)
+register_all_modules(init_default_scope=False)
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 CONFIGS = sorted(glob.glob(str(pytest.importorskip('pathlib').Path(__file__).resolve()
                                .parents[3] / 'configs/e-spikeformer/det/*.py')))
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
@@ -15,7 +15,8 @@ import mmsdt.models  # noqa: F401
 from mmsdt.models import SpikeFPNHead
 from mmsdt.snn import MultiSpike, verify_spike_driven
 
-register_all_modules(init_default_scope=True)
+register_all_modules(init_default_scope=False)
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 REPO = Path(__file__).resolve().parents[3]
 ADE_CONFIGS = sorted(glob.glob(str(REPO / 'configs/e-spikeformer/seg/*.py')))
 TOY = str(REPO / 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_toy.py')
@@ -73,7 +74,7 @@ def test_ade_configs_build_and_infer_whole_and_slide(path):
     img = torch.rand(1, 3, 512, 683) * 255
     meta = dict(img_shape=(512, 683), ori_shape=(512, 683), pad_shape=(512, 683))
     for mode in ('whole', 'slide'):
-        model.test_cfg = dict(mode=mode, crop_size=(512, 512), stride=(341, 341))
+        model.test_cfg = ConfigDict(mode=mode, crop_size=(512, 512), stride=(341, 341))
         with torch.no_grad():
             data = model.data_preprocessor(
                 dict(inputs=[img[0]], data_samples=[SegDataSample(metainfo=meta)]), False)
