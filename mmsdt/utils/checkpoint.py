@@ -53,9 +53,11 @@ def load_checkpoint_file(path: str) -> dict:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
+    # Process-wide, not torch's safe_globals context: leaving that context removes its
+    # globals even when they had been allow-listed before (mmengine's loaders need them).
+    allow_trusted_checkpoint_globals()
     try:
-        with torch.serialization.safe_globals(_trusted_globals()):
-            ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         raise CheckpointError(
             f'{path}: refused by the safe unpickler (a global outside mmsdt\'s allow-list): '
