@@ -12,7 +12,8 @@ class CheckSegLabels(BaseTransform):
     """Fail with the file's name when a label map holds a class id the model cannot have.
 
     Put it right after ``LoadAnnotations``. Allowed values are ``0 .. num_classes - 1`` and
-    ``ignore_index`` (after ``reduce_zero_label``, if the loader applied it). Without this
+    ``ignore_index`` (after ``reduce_zero_label``, if the loader applied it). Without a label
+    map (inference: the Inferencers drop ``LoadAnnotations``) it passes the data through. Without this
     check an out-of-range id makes the loss fail far away from the data, or is silently
     counted as a class by the metric.
 
@@ -28,7 +29,7 @@ class CheckSegLabels(BaseTransform):
     def transform(self, results: dict) -> Optional[dict]:
         seg = results.get('gt_seg_map')
         if seg is None:
-            raise KeyError('CheckSegLabels needs gt_seg_map: put it after LoadAnnotations')
+            return results
         values = np.unique(seg)
         bad = [int(v) for v in values if v != self.ignore_index and not 0 <= v < self.num_classes]
         if bad:

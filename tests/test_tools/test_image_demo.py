@@ -59,3 +59,12 @@ def test_cli_with_checkpoint_and_errors(tmp_path, mmdet_scope):
                           CONFIG, '--out-dir', str(out)], cwd=REPO, capture_output=True,
                          text=True)
     assert bad.returncode != 0 and 'no.jpg' in bad.stderr
+
+
+def test_segmentation_config_writes_an_overlay(tmp_path, repo_root):
+    from mmsdt.apis import inference_image
+    out = inference_image(str(PHOTO), 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_toy.py',
+                          out_dir=str(tmp_path / 'seg'))
+    drawn, src = cv2.imread(out), cv2.imread(str(PHOTO))
+    assert drawn.shape == src.shape
+    assert not np.array_equal(drawn, src)  # the class colours are blended in

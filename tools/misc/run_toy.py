@@ -106,8 +106,9 @@ def main(argv=None) -> int:
     if args.task == 'det':
         scores = dict(bbox_mAP=metrics['coco/bbox_mAP'], bbox_mAP_50=metrics['coco/bbox_mAP_50'],
                       segm_mAP=metrics['coco/segm_mAP'], segm_mAP_50=metrics['coco/segm_mAP_50'])
-    else:
+    else:  # mmseg reports percentages
         scores = dict(mIoU=metrics['mIoU'] / 100, aAcc=metrics['aAcc'] / 100)
+    scores = {k: round(float(v), 4) for k, v in scores.items()}
     result = dict(task=args.task, **scores, iterations=cfg.train_cfg.max_iters,
                   train_minutes=round(t_train / 60, 2),
                   total_minutes=round((time.time() - t0) / 60, 2), checkpoint=ckpt,

@@ -1,5 +1,6 @@
 """The COCO detection configs parse, build with the real strides, and predict on CPU."""
 import glob
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,8 +14,8 @@ import mmsdt.models  # noqa: F401
 
 register_all_modules(init_default_scope=False)
 pytestmark = pytest.mark.usefixtures('mmdet_scope')
-CONFIGS = sorted(glob.glob(str(pytest.importorskip('pathlib').Path(__file__).resolve()
-                               .parents[3] / 'configs/e-spikeformer/det/*.py')))
+CONFIGS = sorted(glob.glob(str(Path(__file__).resolve().parents[3] /
+                               'configs/e-spikeformer/det/*.py')))
 
 
 def test_all_five_configs_are_there():
