@@ -134,3 +134,14 @@ def test_stride_mismatch_raises_at_build_time(repo_root):
     assert det.feature_strides == (4, 8, 16, 16, 32)
     assert _toy_mask_rcnn(2, [4, 8, 16, 32, 64], [4, 8, 16, 32]).feature_strides == \
         (4, 8, 16, 32, 64)
+
+
+def test_rpn_neurons_fire_after_init_weights():
+    from mmsdt.snn import SpikeRecorder
+    head = SpikeRPNHead(**_anchor_head_cfg())
+    head.init_weights()
+    fan_in = 16 * 3 * 3
+    assert abs(float(head.rpn_conv.weight.std()) - (2 / fan_in)**0.5) < 0.03
+    with SpikeRecorder(head) as rec, torch.no_grad():
+        head.forward_single(torch.randn(2, 16, 16, 16))  # BN-normalised neck output
+    assert rec.stats['out_spike'].nonzero_rate > 0.01  # with Normal(0.01) it is ~0
