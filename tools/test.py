@@ -6,11 +6,9 @@
 import argparse
 import os.path as osp
 
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from mmsdt.utils.launch import (add_common_args, finish_distributed, load_tool_config,
-                                prepare_cpu_distributed)
+from mmsdt.utils.launch import (add_common_args, build_runner, finish_distributed,
+                                load_tool_config)
 
 
 def parse_args(argv=None):
@@ -43,9 +41,7 @@ def main(argv=None) -> None:
         cfg.test_evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
             else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
-    prepare_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.test()
+    build_runner(cfg).test()
     finish_distributed()
 
 

@@ -11,11 +11,9 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from mmsdt.utils.launch import (add_common_args, finish_distributed, load_tool_config,
-                                prepare_cpu_distributed)
+from mmsdt.utils.launch import (add_common_args, build_runner, finish_distributed,
+                                load_tool_config)
 
 
 def parse_args(argv=None):
@@ -58,9 +56,7 @@ def build_cfg(args) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_cfg(args)
-    prepare_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    build_runner(cfg).train()
     finish_distributed()
 
 

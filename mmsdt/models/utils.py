@@ -1,5 +1,5 @@
-"""Helpers shared by the spiking necks and heads."""
-from typing import Union
+"""Helpers shared by the spiking necks, heads, detectors and segmentors."""
+from typing import List, Optional, Union
 
 import torch
 from mmcv.cnn import ConvModule
@@ -28,3 +28,26 @@ def spike_conv_module(module: nn.Module, x: Union[torch.Tensor, SpikeTrain]) -> 
         elif layer == 'act' and module.with_activation:
             out = module.activate(out)
     return out
+
+
+def measured_strides(backbone: nn.Module, neck: Optional[nn.Module] = None, size: int = 256,
+                     in_channels: int = 3) -> List[int]:
+    """Strides of ``neck(backbone(x))`` measured on a ``size`` x ``size`` input.
+
+    ``size`` is a power of two, so every level's stride is ``size // height`` exactly.
+    The modules' training flags are restored; no gradient is recorded.
+    """
+    modules = [m for m in (backbone, neck) if m is not None]
+    modes = [m.training for m in modules]
+    device = next(backbone.parameters()).device
+    try:
+        for m in modules:
+            m.eval()
+        with torch.no_grad():
+            feats = backbone(torch.zeros(1, in_channels, size, size, device=device))
+            if neck is not None:
+                feats = neck(feats)
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+    return [size // f.shape[-2] for f in feats]

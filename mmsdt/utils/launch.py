@@ -57,6 +57,14 @@ def prepare_cpu_distributed(cfg) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def build_runner(cfg: Config):
+    """Prepare a CPU distributed launch if needed, then build the config's runner."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    prepare_cpu_distributed(cfg)
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
 def finish_distributed() -> None:
     """Destroy the process group before exit (a live gloo group aborts the interpreter's
     shutdown with "terminate called without an active exception")."""

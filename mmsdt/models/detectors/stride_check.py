@@ -1,31 +1,9 @@
 """Build-time check that anchor / RoI / head strides equal the strides the model produces."""
 from typing import Dict, List
 
-import torch
 from torch import nn
 
-
-def measured_strides(backbone: nn.Module, neck: nn.Module = None, size: int = 256,
-                     in_channels: int = 3) -> List[int]:
-    """Strides of ``neck(backbone(x))`` measured on a ``size`` x ``size`` input.
-
-    ``size`` is a power of two, so every level's stride is ``size // height`` exactly.
-    The modules' training flags are restored; no gradient is recorded.
-    """
-    modules = [m for m in (backbone, neck) if m is not None]
-    modes = [m.training for m in modules]
-    device = next(backbone.parameters()).device
-    try:
-        for m in modules:
-            m.eval()
-        with torch.no_grad():
-            feats = backbone(torch.zeros(1, in_channels, size, size, device=device))
-            if neck is not None:
-                feats = neck(feats)
-    finally:
-        for m, mode in zip(modules, modes):
-            m.train(mode)
-    return [size // f.shape[-2] for f in feats]
+from ..utils import measured_strides
 
 
 def _strides_of(prior_generator) -> List[int]:

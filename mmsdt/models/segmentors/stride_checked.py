@@ -2,7 +2,7 @@
 from mmseg.models.segmentors import EncoderDecoder
 
 from mmsdt.registry import MODELS
-from ..detectors.stride_check import measured_strides
+from ..utils import measured_strides
 
 
 @MODELS.register_module()
