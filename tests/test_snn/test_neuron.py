@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mmsdt.snn import MultiSpike
-from mmsdt.snn.neuron import pack_mask, unpack_mask
+from mmsdt.snn.neuron import _pack_reference, _unpack_reference, pack_mask, unpack_mask
 
 
 def test_forward_values_half_even_default():
@@ -55,6 +55,23 @@ def test_mask_packing_round_trip():
     packed = pack_mask(mask)
     assert packed.numel() == (mask.numel() + 7) // 8
     assert torch.equal(unpack_mask(packed, mask.shape), mask)
+
+
+@pytest.mark.parametrize('numel', [1, 7, 8, 9, 64, 1001])
+def test_word_packing_matches_per_element_packing(numel):
+    torch.manual_seed(numel)
+    mask = torch.rand(numel) > 0.5
+    mask[-1] = True  # the highest bit of the last byte is exercised too
+    padded = torch.cat([mask, mask.new_zeros((-numel) % 8)])
+    assert torch.equal(pack_mask(mask), _pack_reference(padded))
+    assert torch.equal(unpack_mask(_pack_reference(padded), mask.shape), mask)
+    assert torch.equal(_unpack_reference(pack_mask(mask))[:numel], mask)
+
+
+def test_packing_of_an_unaligned_view():
+    base = torch.rand(3 + 40) > 0.5
+    view = base[3:]  # storage offset 3 bytes: not a valid start of an int64 view
+    assert torch.equal(unpack_mask(pack_mask(view), view.shape), view)
 
 
 def test_bf16_autocast_matches_fp32():

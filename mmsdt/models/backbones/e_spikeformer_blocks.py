@@ -100,6 +100,10 @@ class SpikeConvBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(dim)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
+    def residual_norms(self):
+        """The last BN of each residual branch (zeroed by ``zero_init_residual``)."""
+        return [self.Conv.pwconv2[1], self.bn2]
+
     def forward(self, x):
         x = x + self.drop_path(self.Conv(x))
         y = self.bn1(spike_linear(self.conv1, self.spike1(x)))
@@ -208,6 +212,10 @@ class SpikeTransformerBlock(nn.Module):
                 torch.full((dim, ), float(layer_scale_init_value)))
             self.register_parameter(f'layer_scale{i}', scale)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def residual_norms(self):
+        """The last BN of each residual branch (zeroed by ``zero_init_residual``)."""
+        return [self.conv.pwconv2[1], self.attn.proj_conv[1], self.mlp.fc2_bn]
 
     @staticmethod
     def _scaled(branch: torch.Tensor, scale: Optional[torch.Tensor]) -> torch.Tensor:

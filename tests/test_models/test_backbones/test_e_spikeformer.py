@@ -168,3 +168,36 @@ def test_layer_scale_is_optional():
     scaled = ESpikeFormer('2.7m', layer_scale_init_value=1e-6)
     keys = [k for k in scaled.state_dict() if 'layer_scale' in k]
     assert len(keys) == 24 and 'block3.0.layer_scale1' in keys
+
+
+def test_compact_spikes_flag_changes_storage_not_gradients(monkeypatch):
+    import mmsdt.snn.compact as compact
+    packed = []
+    orig = compact._pack
+    monkeypatch.setattr(compact, '_pack', lambda t: packed.append(orig(t)) or packed[-1])
+    x = torch.randn(2, 3, 64, 64)
+    grads = {}
+    for flag in (True, False):
+        torch.manual_seed(0)
+        model = ESpikeFormer('2.7m', compact_spikes=flag)
+        packed.clear()
+        sum(o.square().mean() for o in model(x)).backward()
+        grads[flag] = [p.grad for p in model.parameters()]
+        n_uint8 = sum(isinstance(p, tuple) for p in packed)
+        assert (n_uint8 > 0) == flag, (flag, n_uint8)
+    for a, b in zip(grads[True], grads[False]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_zero_init_residual_makes_every_block_an_identity():
+    torch.manual_seed(0)
+    model = ESpikeFormer('2.7m', zero_init_residual=True).eval()
+    blocks = [m for m in model.modules() if hasattr(m, 'residual_norms')]
+    assert len(blocks) == 12
+    for block in blocks:
+        x = torch.randn(2, block.residual_norms()[0].num_features, 8, 8)
+        torch.testing.assert_close(block(x), x, rtol=0, atol=0)
+    default = ESpikeFormer('2.7m').eval()
+    block = default.block3[0]
+    x = torch.randn(2, 96, 8, 8)
+    assert not torch.allclose(block(x), x)
