@@ -7,7 +7,7 @@ from torch import nn
 
 from mmsdt.registry import MODELS
 from mmsdt.snn import MultiSpike
-from ..utils import spike_conv_module
+from ..utils import integer_spike_cfg, spike_conv_module
 
 
 @MODELS.register_module()
@@ -22,12 +22,13 @@ class SpikeRPNHead(RPNHead):
     prediction are mmdet's :class:`RPNHead` unchanged; all tensors are 4-D.
 
     Args:
-        spike_cfg (dict, optional): MultiSpike arguments.
+        spike_cfg (dict, optional): MultiSpike arguments; ``norm`` defaults to 1 (integer
+            spikes, see :func:`mmsdt.models.utils.integer_spike_cfg`).
         **kwargs: the arguments of mmdet's RPNHead.
     """
 
     def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
-        self._spike_cfg = dict(spike_cfg or {})
+        self._spike_cfg = integer_spike_cfg(spike_cfg)
         super().__init__(*args, **kwargs)
 
     def _init_layers(self) -> None:

@@ -8,7 +8,7 @@ from torch import nn
 
 from mmsdt.registry import MODELS
 from mmsdt.snn import MultiSpike
-from ..utils import spike_conv_module
+from ..utils import integer_spike_cfg, spike_conv_module
 
 
 @MODELS.register_module()
@@ -23,7 +23,8 @@ class SpikeFPN(FPN):
 
     Args:
         spike_cfg (dict, optional): arguments of every :class:`~mmsdt.snn.MultiSpike`
-            (default D=4, norm=4).
+            (default D=4 and ``norm=1``: integer spikes, see
+            :func:`mmsdt.models.utils.integer_spike_cfg`).
         **kwargs: the arguments of mmdet's FPN.
 
     Output strides: the used input levels keep their strides and every extra level halves
@@ -32,7 +33,7 @@ class SpikeFPN(FPN):
 
     def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
         super().__init__(*args, **kwargs)
-        spike_cfg = dict(spike_cfg or {})
+        spike_cfg = integer_spike_cfg(spike_cfg)
         self.lateral_spikes = nn.ModuleList(MultiSpike(**spike_cfg) for _ in self.lateral_convs)
         self.fpn_spikes = nn.ModuleList(MultiSpike(**spike_cfg) for _ in self.fpn_convs)
 

@@ -7,7 +7,7 @@ from torch import nn
 
 from mmsdt.registry import MODELS
 from mmsdt.snn import MultiSpike
-from ..utils import spike_conv_module
+from ..utils import integer_spike_cfg, spike_conv_module
 
 
 @MODELS.register_module()
@@ -20,13 +20,14 @@ class SpikeFCNMaskHead(FCNMaskHead):
     spike: it is not a synaptic layer.
 
     Args:
-        spike_cfg (dict, optional): MultiSpike arguments.
+        spike_cfg (dict, optional): MultiSpike arguments; ``norm`` defaults to 1 (integer
+            spikes, see :func:`mmsdt.models.utils.integer_spike_cfg`).
         **kwargs: the arguments of mmdet's FCNMaskHead.
     """
 
     def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
         super().__init__(*args, **kwargs)
-        spike_cfg = dict(spike_cfg or {})
+        spike_cfg = integer_spike_cfg(spike_cfg)
         self.conv_spikes = nn.ModuleList(MultiSpike(**spike_cfg) for _ in self.convs)
         self.upsample_spike = MultiSpike(**spike_cfg) if self.upsample_method == 'deconv' \
             else None

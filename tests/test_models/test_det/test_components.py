@@ -145,3 +145,29 @@ def test_rpn_neurons_fire_after_init_weights():
     with SpikeRecorder(head) as rec, torch.no_grad():
         head.forward_single(torch.randn(2, 16, 16, 16))  # BN-normalised neck output
     assert rec.stats['out_spike'].nonzero_rate > 0.01  # with Normal(0.01) it is ~0
+
+
+def test_neck_and_heads_default_to_integer_spikes_and_keep_firing_after_stock_init():
+    """norm=1 by default; with it the stock-initialised bbox head passes spikes on to fc_cls
+    (with norm=4 the second FC's output mostly stays under the first threshold)."""
+    from mmsdt.snn import SpikeRecorder
+    modules = [SpikeFPN(in_channels=[8, 16], out_channels=8, num_outs=2),
+               SpikeRPNHead(**_anchor_head_cfg()), SpikeRetinaHead(**_anchor_head_cfg()),
+               SpikeFCNMaskHead(num_convs=1, in_channels=8, conv_out_channels=8, num_classes=3)]
+    for module in modules:
+        norms = {m.norm for m in module.modules() if isinstance(m, MultiSpike)}
+        assert norms == {1.0}, (type(module).__name__, norms)
+    assert {m.norm for m in SpikeFPN(in_channels=[8, 16], out_channels=8, num_outs=2,
+                                     spike_cfg=dict(norm=4)).modules()
+            if isinstance(m, MultiSpike)} == {4.0}
+
+    rates = {}
+    for norm in (1, 4):
+        torch.manual_seed(0)
+        head = SpikeShared2FCBBoxHead(in_channels=64, fc_out_channels=256, roi_feat_size=7,
+                                      num_classes=3, spike_cfg=dict(norm=norm))
+        head.init_weights()  # mmdet's Xavier / Normal init
+        with SpikeRecorder(head) as rec, torch.no_grad():
+            head(torch.randn(64, 64, 7, 7))  # BN-normalised RoI features
+        rates[norm] = rec.stats['cls_out_spike'].nonzero_rate
+    assert rates[1] > 0.1 and rates[4] < rates[1] / 4, rates
