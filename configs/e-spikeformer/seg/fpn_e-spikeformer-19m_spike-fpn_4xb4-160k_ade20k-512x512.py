@@ -15,8 +15,9 @@ model = dict(
     backbone=dict(
         _delete_=True, type='mmsdt.ESpikeFormer', arch=arch, out_indices=out_indices,
         drop_path_rate=0.1, init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    # BN after the neck convs, as the paper's QFPN (conv + BN); becomes SyncBN on GPUs.
     neck=dict(_delete_=True, type='mmsdt.SpikeFPN', in_channels=level_channels,
-              out_channels=128, num_outs=4),
+              out_channels=128, num_outs=4, norm_cfg=dict(type='BN', requires_grad=True)),
     decode_head=dict(type='mmsdt.SpikeFPNHead', in_channels=[128, 128, 128, 128],
                      feature_strides=feature_strides, channels=128, num_classes=150))
 
