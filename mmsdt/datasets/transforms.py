@@ -13,9 +13,9 @@ class CheckSegLabels(BaseTransform):
 
     Put it right after ``LoadAnnotations``. Allowed values are ``0 .. num_classes - 1`` and
     ``ignore_index`` (after ``reduce_zero_label``, if the loader applied it). Without a label
-    map (inference: the Inferencers drop ``LoadAnnotations``) it passes the data through. Without this
-    check an out-of-range id makes the loss fail far away from the data, or is silently
-    counted as a class by the metric.
+    map (inference: the Inferencers drop ``LoadAnnotations``) it passes the data through.
+    Without this check an out-of-range id makes the loss fail far away from the data, or is
+    silently counted as a class by the metric.
 
     Args:
         num_classes (int): classes of the decode head.
