@@ -8,7 +8,8 @@ from mmengine.config import ConfigDict
 
 import mmsdt.models  # noqa: F401
 from mmsdt.models import (SpikeFCNMaskHead, SpikeFPN, SpikeRetinaHead,
-                          SpikeRPNHead, SpikeShared2FCBBoxHead)
+                          SpikeRPNHead, SpikeShared2FCBBoxHead,
+                          SpikeShared4Conv1FCBBoxHead)
 from mmsdt.snn import MultiSpike, verify_spike_driven
 
 register_all_modules(init_default_scope=False)
@@ -97,6 +98,19 @@ def test_spike_bbox_head_spikes_every_fc_and_matches_spike_mode():
     cls, reg = head(rois)
     assert cls.shape == (5, 4) and reg.shape == (5, 12)
     assert _n_spikes(head) == 2 + 2  # two shared FCs, then fc_cls and fc_reg
+    assert verify_spike_driven(head, rois).ok()
+
+
+def test_spike_4conv1fc_bbox_head_spikes_every_conv_and_fc():
+    """The toy detector's bbox head: 4 shared convs (BN) + 1 FC, all fed by spikes."""
+    head = SpikeShared4Conv1FCBBoxHead(in_channels=16, conv_out_channels=8, fc_out_channels=32,
+                                       roi_feat_size=7, num_classes=3,
+                                       norm_cfg=dict(type='BN')).eval()
+    assert [type(c.bn).__name__ for c in head.shared_convs] == ['BatchNorm2d'] * 4
+    rois = torch.randn(5, 16, 7, 7) * 2
+    cls, reg = head(rois)
+    assert cls.shape == (5, 4) and reg.shape == (5, 12)
+    assert _n_spikes(head) == 4 + 1 + 2  # shared convs, shared FC, fc_cls and fc_reg
     assert verify_spike_driven(head, rois).ok()
 
 

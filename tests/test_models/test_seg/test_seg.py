@@ -42,6 +42,22 @@ def test_head_spikes_every_conv_and_logits_at_the_finest_stride():
     assert verify_spike_driven(head, _levels()).ok()
 
 
+def test_spike_cfg_sets_the_spike_scale():
+    """Default 0..1 spikes (paper, norm=4); spike_cfg=dict(norm=1) gives integer counts 0..4."""
+    x = [lvl * 3 for lvl in _levels()]
+    for norm in (4, 1):
+        torch.manual_seed(0)
+        head = _head(spike_cfg=dict(norm=norm)).eval()
+        seen = []
+        head.seg_spike.register_forward_hook(lambda m, i, o: seen.append(o))
+        head(x)
+        counts = seen[0] * norm
+        assert torch.equal(counts, torch.round(counts))
+        assert counts.min() == 0 and 2 <= counts.max() <= 4
+        assert (seen[0].max() > 1) == (norm == 1)
+        assert all(m.norm == norm for m in head.modules() if isinstance(m, MultiSpike))
+
+
 def test_dropout_ratio_works():
     head = _head(dropout_ratio=0.5).train()
     x = _levels()
