@@ -102,7 +102,7 @@ def test_spike_bbox_head_spikes_every_fc_and_matches_spike_mode():
 
 
 def test_spike_4conv1fc_bbox_head_spikes_every_conv_and_fc():
-    """The toy detector's bbox head: 4 shared convs (BN) + 1 FC, all fed by spikes."""
+    """The cascade-style bbox head: 4 shared convs (BN) + 1 FC, all fed by spikes."""
     head = SpikeShared4Conv1FCBBoxHead(in_channels=16, conv_out_channels=8, fc_out_channels=32,
                                        roi_feat_size=7, num_classes=3,
                                        norm_cfg=dict(type='BN')).eval()
