@@ -7,12 +7,17 @@ by its scope. No OpenMMLab file is patched.
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmsdt', locations=['mmsdt.models'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmsdt', locations=['mmsdt.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
+                                      parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope='mmsdt',
+                                      locations=['mmsdt.engine'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmsdt',
                       locations=['mmsdt.datasets'])
 
-__all__ = ['MODELS', 'HOOKS', 'TRANSFORMS']
+__all__ = ['MODELS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS']

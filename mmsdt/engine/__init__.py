@@ -1,4 +1,6 @@
-"""mmengine extensions (hooks); importing this package registers them."""
+"""mmengine extensions (hooks, optimizer wrapper constructors); importing this package
+registers them."""
 from .hooks import SafeCheckpointHook
+from .optimizers import MergedGroupsOptimWrapperConstructor, merge_param_groups
 
-__all__ = ['SafeCheckpointHook']
+__all__ = ['SafeCheckpointHook', 'MergedGroupsOptimWrapperConstructor', 'merge_param_groups']
