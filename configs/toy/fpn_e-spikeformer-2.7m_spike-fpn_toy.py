@@ -28,19 +28,21 @@ model = dict(
               out_channels=64, num_outs=4, norm_cfg=norm_cfg),
     # Integer head spikes (counts 0..4, as the neck) instead of the paper's 0..1: with 0..1 the
     # from-scratch toy run labelled every shape 'square' (circle/triangle IoU 0), see README.
-    # Loss: cross-entropy + mmseg's Lovasz-softmax (a surrogate of the per-class IoU, so the
-    # small shape classes are not drowned by the background pixels).
+    # Loss: cross-entropy + mmseg's Lovasz-softmax (a surrogate of the per-class IoU) + Dice, so
+    # the small shape classes are not drowned by the background pixels. Dropout 0: adding Dice
+    # and dropping dropout together took 1400 steps from mIoU 0.689 to 0.726 (README).
     decode_head=dict(type='mmsdt.SpikeFPNHead', in_channels=[64, 64, 64, 64],
-                     feature_strides=feature_strides, channels=64, dropout_ratio=0.1,
+                     feature_strides=feature_strides, channels=64, dropout_ratio=0.,
                      num_classes=len(classes), norm_cfg=norm_cfg, spike_cfg=dict(norm=1),
                      loss_decode=[
                          dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
                          dict(type='LovaszLoss', loss_type='multi_class', classes='present',
-                              per_image=False, reduction='none', loss_weight=1.0)]),
+                              per_image=False, reduction='none', loss_weight=1.0),
+                         dict(type='DiceLoss', loss_weight=1.0)]),
     # Deep supervision, training only (mmseg's stock FCNHead, a 1x1 classifier on the stride-16
     # neck level; EncoderDecoder.predict never runs it, so inference stays spike-driven).
     auxiliary_head=dict(type='FCNHead', in_channels=64, in_index=2, channels=64, num_convs=0,
-                        concat_input=False, dropout_ratio=0.1, num_classes=len(classes),
+                        concat_input=False, dropout_ratio=0., num_classes=len(classes),
                         norm_cfg=norm_cfg, align_corners=False,
                         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
                                          loss_weight=1.0)))
@@ -78,7 +80,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
 
-max_iters = 1400
+max_iters = 1300
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -95,7 +97,7 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=700, max_keep_ckpts=2))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=650, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='gloo'))
