@@ -23,8 +23,13 @@ model = dict(
                   feat_channels=neck_channels),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=neck_channels),
+        # RoI classification loss x2: the from-scratch model finds the shapes early but
+        # confuses their classes; weighing the class loss up took toy val bbox mAP at step 600
+        # from 0.30-0.38 to 0.36-0.48 (x3: 0.437) at no cost per step (README).
         bbox_head=dict(type='mmsdt.SpikeShared2FCBBoxHead', in_channels=neck_channels,
-                       fc_out_channels=fc_channels, num_classes=len(classes)),
+                       fc_out_channels=fc_channels, num_classes=len(classes),
+                       loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False,
+                                     loss_weight=2.0)),
         mask_roi_extractor=dict(out_channels=neck_channels),
         mask_head=dict(type='mmsdt.SpikeFCNMaskHead', num_convs=2, in_channels=neck_channels,
                        conv_out_channels=neck_channels, num_classes=len(classes))),
@@ -68,9 +73,12 @@ test_evaluator = val_evaluator
 max_iters = 600
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
+# One AdamW parameter group per distinct option set: the same updates, a cheaper step on CPU
+# (see mmsdt.MergedGroupsOptimWrapperConstructor).
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(_delete_=True, type='AdamW', lr=2e-3, weight_decay=0.05),
+    constructor='mmsdt.MergedGroupsOptimWrapperConstructor',
+    optimizer=dict(_delete_=True, type='AdamW', lr=2e-3, weight_decay=0.05, foreach=True),
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.),
     clip_grad=dict(max_norm=10.0))
 param_scheduler = [
