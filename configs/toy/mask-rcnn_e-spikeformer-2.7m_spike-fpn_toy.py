@@ -24,8 +24,8 @@ model = dict(
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=neck_channels),
         # RoI classification loss x2: the from-scratch model finds the shapes early but
-        # confuses their classes; weighing the class loss up took toy val bbox mAP at step 600
-        # from 0.30-0.38 to 0.36-0.48 (x3: 0.437) at no cost per step (README).
+        # confuses their classes; weighing the class loss up moved toy val bbox mAP at step 600
+        # from 0.30/0.38 (2 runs) to 0.33-0.48 (4 runs, mean 0.38) at no cost per step (README).
         bbox_head=dict(type='mmsdt.SpikeShared2FCBBoxHead', in_channels=neck_channels,
                        fc_out_channels=fc_channels, num_classes=len(classes),
                        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False,
