@@ -23,3 +23,23 @@ def test_run_toy_pipeline(task, metric, tmp_path):
     assert f'toy {task}: ' in proc.stdout
     drawn = list(Path(summary['predictions']).glob('*'))
     assert len(drawn) == 2
+
+
+def test_data_root_reaches_wrapped_training_sets():
+    """--data-root must reach the data set inside a wrapper (the seg toy config trains on a
+    MultiImageMixDataset), not only the top-level dataset dict."""
+    import importlib.util
+
+    from mmengine.config import Config
+    spec = importlib.util.spec_from_file_location('run_toy', REPO / 'tools/misc/run_toy.py')
+    run_toy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_toy)
+    for task in ('det', 'seg'):
+        cfg = Config.fromfile(str(REPO / run_toy.TASKS[task]['config']))
+        run_toy.point_config_at(cfg, task, '/elsewhere/toy')
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            dataset = run_toy.wrapped_dataset(cfg[loader].dataset)
+            assert dataset.data_root == '/elsewhere/toy/', (task, loader)
+            assert 'data_root' not in cfg[loader].dataset or \
+                cfg[loader].dataset is dataset, 'a wrapper got a data_root it does not take'
+    assert cfg.train_dataloader.dataset.type == 'MultiImageMixDataset'

@@ -38,10 +38,17 @@ def prepare_data(task: str, data_root: str) -> str:
         f'{split}: {info["images"]} images' for split, info in summary['splits'].items())
 
 
+def wrapped_dataset(dataset_cfg):
+    """The innermost data set of a wrapper config (``MultiImageMixDataset``, ``RepeatDataset``)."""
+    while 'dataset' in dataset_cfg:
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
 def point_config_at(cfg: Config, task: str, data_root: str) -> None:
     root = data_root.rstrip('/') + '/'
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root
+        wrapped_dataset(cfg[loader].dataset).data_root = root
     if task == 'det':
         for evaluator in ('val_evaluator', 'test_evaluator'):
             cfg[evaluator].ann_file = root + 'annotations/instances_val.json'
