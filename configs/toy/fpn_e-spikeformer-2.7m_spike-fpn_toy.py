@@ -47,12 +47,21 @@ model = dict(
                         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
                                          loss_weight=1.0)))
 
-train_pipeline = [
+# Every training sample gets the shapes of two more training images pasted on at their own
+# position (mmsdt.SegCopyPaste inside mmseg's MultiImageMixDataset; pasted shapes hide what they
+# cover, label and image together): more shapes per step, no extra model cost. It took
+# `make run` from mIoU 0.723 to 0.779 (one paste: 0.750), see README.
+load_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='mmsdt.CheckSegLabels', num_classes=len(classes)),
     dict(type='Resize', scale=scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
+]
+shape_ids = (1, 2, 3)  # circle, square, triangle after reduce_zero_label
+train_pipeline = [
+    dict(type='mmsdt.SegCopyPaste', classes=shape_ids),
+    dict(type='mmsdt.SegCopyPaste', classes=shape_ids),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
@@ -67,9 +76,10 @@ dataset = dict(type='BaseSegDataset', data_root=data_root, metainfo=metainfo,
 train_dataloader = dict(
     batch_size=4, num_workers=2, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(**dataset, pipeline=train_pipeline,
-                 data_prefix=dict(img_path='images/training',
-                                  seg_map_path='annotations/training')))
+    dataset=dict(type='MultiImageMixDataset', pipeline=train_pipeline,
+                 dataset=dict(**dataset, pipeline=load_pipeline,
+                              data_prefix=dict(img_path='images/training',
+                                               seg_map_path='annotations/training'))))
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -13,8 +13,9 @@ img_scale = (192, 192)  # toy images are 256-320 px; 192 halves the step time of
 
 model = dict(
     type='mmsdt.SpikeMaskRCNN',
+    # zero_init_residual: every block starts as the identity (from scratch; as the seg config)
     backbone=dict(_delete_=True, type='mmsdt.ESpikeFormer', arch='2.7m',
-                  out_indices=(1, 2, 3, 4), stage4_stride=2,
+                  out_indices=(1, 2, 3, 4), stage4_stride=2, zero_init_residual=True,
                   compact_spikes=False),  # small inputs: speed over memory
     # BN on the neck outputs keeps the heads' membrane potentials O(1) from the first step
     neck=dict(_delete_=True, type='mmsdt.SpikeFPN', in_channels=embed_dims,
@@ -40,11 +41,20 @@ model = dict(
         rpn=dict(nms_pre=500, max_per_img=100),
         rcnn=dict(max_per_img=30)))
 
-train_pipeline = [
+# Simple Copy-Paste (mmdet's stock CopyPaste in MultiImageMixDataset): every training image
+# gets all shapes of a second one pasted at their own position; the masks and boxes of what they
+# hide are updated, shapes left with <= 40 px and a moved box are dropped. ~5.7 instead of ~3
+# shapes per image at no model cost. CopyPaste needs equal sizes, hence the padding to
+# img_scale (with the mean colour, i.e. 0 after normalisation, as the batch padding).
+load_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
+    dict(type='Pad', size=img_scale, pad_val=dict(img=(103.53, 116.28, 123.675))),
+]
+train_pipeline = [
+    dict(type='CopyPaste', selected=False, bbox_occluded_thr=10, mask_occluded_thr=40),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
@@ -57,9 +67,12 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=4, num_workers=2, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(data_root=data_root, metainfo=metainfo,
-                 ann_file='annotations/instances_train.json', data_prefix=dict(img='train/'),
-                 pipeline=train_pipeline))
+    dataset=dict(_delete_=True, type='MultiImageMixDataset', pipeline=train_pipeline,
+                 dataset=dict(type='CocoDataset', data_root=data_root, metainfo=metainfo,
+                              ann_file='annotations/instances_train.json',
+                              data_prefix=dict(img='train/'),
+                              filter_cfg=dict(filter_empty_gt=True, min_size=32),
+                              pipeline=load_pipeline)))
 val_dataloader = dict(
     batch_size=4, num_workers=2, persistent_workers=True,
     dataset=dict(data_root=data_root, metainfo=metainfo,

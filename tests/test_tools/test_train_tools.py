@@ -23,7 +23,8 @@ def toy_root(tmp_path_factory):
 
 def _options(root, iters, interval):
     r = f'{root}/'
-    return ['--cfg-options', f'train_dataloader.dataset.data_root={r}',
+    # the toy training set sits inside a MultiImageMixDataset (copy-paste)
+    return ['--cfg-options', f'train_dataloader.dataset.dataset.data_root={r}',
             f'val_dataloader.dataset.data_root={r}', f'test_dataloader.dataset.data_root={r}',
             f'val_evaluator.ann_file={r}annotations/instances_val.json',
             f'test_evaluator.ann_file={r}annotations/instances_val.json',
@@ -110,10 +111,10 @@ def test_corrupt_image_fails_with_its_path(toy_root, tmp_path, repo_root, mmdet_
     victim = sorted((root / 'train').glob('*.jpg'))[0]
     victim.write_bytes(b'not a jpeg at all')
     cfg = Config.fromfile(CONFIG)
-    dataset_cfg = cfg.train_dataloader.dataset
-    dataset_cfg.data_root = f'{root}/'
-    dataset = DATASETS.build(dataset_cfg)
+    cfg.train_dataloader.dataset.dataset.data_root = f'{root}/'
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)  # the copy-paste wrapper
+    assert type(dataset).__name__ == 'MultiImageMixDataset'
     index = [i for i in range(len(dataset))
-             if dataset.get_data_info(i)['img_path'] == str(victim)][0]
+             if dataset.dataset.get_data_info(i)['img_path'] == str(victim)][0]
     with pytest.raises(Exception, match=victim.name):
         dataset[index]

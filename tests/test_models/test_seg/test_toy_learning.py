@@ -20,9 +20,18 @@ def test_toy_config_fits_a_few_images(tmp_path):
     cfg = Config.fromfile(TOY)
     cfg.work_dir = str(tmp_path / 'work')
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = str(root)
+        dataset = cfg[loader].dataset
+        while 'dataset' in dataset:  # the training set sits in a MultiImageMixDataset
+            dataset = dataset.dataset
+        dataset.data_root = str(root)
         cfg[loader].num_workers = 0
         cfg[loader].persistent_workers = False
+    # fit the plain samples: the copy-paste wrapper (tested in test_seg_copy_paste) makes every
+    # draw a new mix, this check is about the model and the loss recipe
+    train_set = cfg.train_dataloader.dataset
+    cfg.train_dataloader.dataset = train_set.dataset
+    cfg.train_dataloader.dataset.pipeline = train_set.dataset.pipeline + [
+        t for t in train_set.pipeline if t['type'] == 'PackSegInputs']
     cfg.randomness = dict(seed=0)
     runner = Runner.from_cfg(cfg)
     model = runner.model
@@ -40,6 +49,7 @@ def test_toy_config_fits_a_few_images(tmp_path):
 
     model.eval()
     correct = total = 0
+    class_pixels = np.zeros(4, int)
     with torch.no_grad():
         for batch in batches:
             for sample in model.test_step(batch):
@@ -49,6 +59,8 @@ def test_toy_config_fits_a_few_images(tmp_path):
                 shape = (gt > 0) & (gt < 255)  # circle / square / triangle pixels
                 correct += int((pred[shape] == gt[shape]).sum())
                 total += int(shape.sum())
-    # measured 0.67 after 60 steps; labelling every shape pixel with the most
-    # frequent shape class scores 0.43 on these images, an untrained model labels background
-    assert correct / total > 0.55, correct / total
+                class_pixels += np.bincount(gt[shape].flatten().numpy(), minlength=4)[:4]
+    # Labelling every shape pixel with the most frequent shape class scores `majority` (0.43 on
+    # these images); an untrained model labels background (0). Measured after 60 steps: 0.67.
+    majority = class_pixels.max() / total
+    assert correct / total > majority + 0.1, (correct / total, majority)
