@@ -19,19 +19,16 @@ def test_toy_config_fits_a_few_images(tmp_path):
     generate_toy_ade(str(root), num_train=8, num_val=1, seed=0)
     cfg = Config.fromfile(TOY)
     cfg.work_dir = str(tmp_path / 'work')
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dataset = cfg[loader].dataset
-        while 'dataset' in dataset:  # the training set sits in a MultiImageMixDataset
-            dataset = dataset.dataset
-        dataset.data_root = str(root)
-        cfg[loader].num_workers = 0
-        cfg[loader].persistent_workers = False
     # fit the plain samples: the copy-paste wrapper (tested in test_seg_copy_paste) makes every
     # draw a new mix, this check is about the model and the loss recipe
-    train_set = cfg.train_dataloader.dataset
-    cfg.train_dataloader.dataset = train_set.dataset
-    cfg.train_dataloader.dataset.pipeline = train_set.dataset.pipeline + [
-        t for t in train_set.pipeline if t['type'] == 'PackSegInputs']
+    mix = cfg.train_dataloader.dataset
+    cfg.train_dataloader.dataset = mix.dataset
+    cfg.train_dataloader.dataset.pipeline = mix.dataset.pipeline + [
+        t for t in mix.pipeline if t['type'] == 'PackSegInputs']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = str(root)
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
     cfg.randomness = dict(seed=0)
     runner = Runner.from_cfg(cfg)
     model = runner.model
