@@ -1,9 +1,11 @@
-"""Spiking RoI heads: bbox and mask heads that plug into stock mmdet RoI heads."""
+"""Spiking RoI heads: bbox and mask heads that plug into stock mmdet RoI heads, and a
+StandardRoIHead with a cap on the mask branch's training positives."""
+from .capped_mask_roi_head import CappedMaskRoIHead
 from .spike_convfc_bbox_head import (SpikeConvFCBBoxHead, SpikeShared2FCBBoxHead,
                                      SpikeShared4Conv1FCBBoxHead)
 from .spike_fcn_mask_head import SpikeFCNMaskHead
 
 __all__ = [
-    'SpikeConvFCBBoxHead', 'SpikeShared2FCBBoxHead', 'SpikeShared4Conv1FCBBoxHead',
-    'SpikeFCNMaskHead'
+    'CappedMaskRoIHead', 'SpikeConvFCBBoxHead', 'SpikeShared2FCBBoxHead',
+    'SpikeShared4Conv1FCBBoxHead', 'SpikeFCNMaskHead'
 ]
