@@ -5,7 +5,6 @@ from typing import List, Optional, Tuple
 import torch
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
-from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
 from torch import Tensor
 
@@ -69,18 +68,17 @@ class CappedMaskRoIHead(StandardRoIHead):
         capped = [cap_positives(res, self.mask_max_pos_per_img) for res in sampling_results]
         results = [res for res, _ in capped]
         if not self.share_roi_extractor:
-            pos_rois = bbox2roi([res.pos_priors for res in results])
-            mask_results = self._mask_forward(x, pos_rois)
-        else:
-            # bbox_feats holds each image's positives then its negatives (as sampled).
-            selected = []
-            for (res, keep), orig in zip(capped, sampling_results):
-                flags = torch.zeros(orig.pos_priors.shape[0] + orig.neg_priors.shape[0],
-                                    device=bbox_feats.device, dtype=torch.bool)
-                flags[keep] = True
-                selected.append(flags)
-            mask_results = self._mask_forward(
-                x, pos_inds=torch.cat(selected), bbox_feats=bbox_feats)
+            # the stock path pools the (capped) positives itself
+            return super().mask_loss(x, results, bbox_feats, batch_gt_instances)
+        # Shared extractor: bbox_feats holds each image's positives then its negatives (as
+        # sampled); select the kept positives' rows.
+        selected = []
+        for (res, keep), orig in zip(capped, sampling_results):
+            flags = torch.zeros(orig.pos_priors.shape[0] + orig.neg_priors.shape[0],
+                                device=bbox_feats.device, dtype=torch.bool)
+            flags[keep] = True
+            selected.append(flags)
+        mask_results = self._mask_forward(x, pos_inds=torch.cat(selected), bbox_feats=bbox_feats)
         loss_and_target = self.mask_head.loss_and_target(
             mask_preds=mask_results['mask_preds'],
             sampling_results=results,
