@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_toy.py'
+CONFIG = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py'
 PHOTO = Path(matplotlib.get_data_path()) / 'sample_data' / 'grace_hopper.jpg'
 
 
@@ -63,7 +63,7 @@ def test_cli_with_checkpoint_and_errors(tmp_path, mmdet_scope):
 
 def test_segmentation_config_writes_an_overlay(tmp_path, repo_root):
     from mmsdt.apis import inference_image
-    out = inference_image(str(PHOTO), 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_toy.py',
+    out = inference_image(str(PHOTO), 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py',
                           out_dir=str(tmp_path / 'seg'))
     drawn, src = cv2.imread(out), cv2.imread(str(PHOTO))
     assert drawn.shape == src.shape

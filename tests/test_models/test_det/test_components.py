@@ -129,7 +129,7 @@ def test_spike_mask_head_init_really_initialises_deconv_and_logits():
 
 def _toy_mask_rcnn(stage4_stride, rpn_strides, roi_strides):
     from mmengine.config import Config
-    cfg = Config.fromfile('configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_toy.py')
+    cfg = Config.fromfile('configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py')
     model = ConfigDict(cfg.model)
     model.backbone.stage4_stride = stage4_stride
     model.rpn_head.anchor_generator.strides = rpn_strides

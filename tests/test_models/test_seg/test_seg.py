@@ -19,7 +19,7 @@ register_all_modules(init_default_scope=False)
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 REPO = Path(__file__).resolve().parents[3]
 ADE_CONFIGS = sorted(glob.glob(str(REPO / 'configs/e-spikeformer/seg/*.py')))
-TOY = str(REPO / 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_toy.py')
+TOY = str(REPO / 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py')
 
 
 def _head(**kw):

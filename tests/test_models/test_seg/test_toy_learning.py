@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 from mmsdt.datasets import generate_toy_ade
 
 REPO = Path(__file__).resolve().parents[3]
-TOY = str(REPO / 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_toy.py')
+TOY = str(REPO / 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py')
 
 
 def test_toy_config_fits_a_few_images(tmp_path):

@@ -1,5 +1,5 @@
 # Spiking Mask R-CNN, E-SpikeFormer 5.1m (neck 128 / FC 512 channels), 12 epochs.
-_base_ = './mask-rcnn_e-spikeformer-19m_spike-fpn_1x_coco.py'
+_base_ = './mask-rcnn_e-spikeformer-19m_spike-fpn_8xb4-1x_coco.py'
 
 pretrained = 'checkpoints/e_spikeformer_5.1m_imagenet.pth'
 embed_dims, neck_channels, fc_channels = [32, 64, 128, 192], 128, 512

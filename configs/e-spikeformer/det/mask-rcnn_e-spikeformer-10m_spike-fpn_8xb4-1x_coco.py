@@ -1,5 +1,5 @@
 # Spiking Mask R-CNN, E-SpikeFormer 10m (neck 192 / FC 768 channels as upstream), 12 epochs.
-_base_ = './mask-rcnn_e-spikeformer-19m_spike-fpn_1x_coco.py'
+_base_ = './mask-rcnn_e-spikeformer-19m_spike-fpn_8xb4-1x_coco.py'
 
 pretrained = 'checkpoints/e_spikeformer_10m_imagenet.pth'
 embed_dims, neck_channels, fc_channels = [48, 96, 192, 240], 192, 768

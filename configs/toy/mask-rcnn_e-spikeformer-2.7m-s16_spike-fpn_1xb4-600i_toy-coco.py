@@ -1,7 +1,7 @@
 # Stage-4 policy comparison: the paper's stride-16 stage 4 (levels 4, 8, 16, 16 + 32 from the
 # neck). Anchor strides and RoI featmap_strides follow the real levels; anchor base sizes keep
 # the stock 32..512 anchor sizes. See README (stage-4 policy) for the measured comparison.
-_base_ = './mask-rcnn_e-spikeformer-2.7m_spike-fpn_toy.py'
+_base_ = './mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py'
 
 model = dict(
     backbone=dict(stage4_stride=1),
