@@ -1,20 +1,40 @@
 """mmsdt models; importing this package registers them in ``mmsdt.registry.MODELS``.
 
-The backbone needs only torch, mmengine and timm; the detection components import mmdet and
-the segmentation components mmseg.
+The backbone and the spiking layers need only torch, mmengine and timm. The detection
+components import mmdet and the segmentation components mmseg; each group is imported only
+when its package is installed, otherwise its names are registered as placeholders that raise
+an ImportError naming the package (see :mod:`mmsdt.models.task_packages`).
 """
 from .backbones import ESpikeFormer
-from .decode_heads import SpikeFPNHead
-from .dense_heads import SpikeRetinaHead, SpikeRPNHead
-from .detectors import SpikeCascadeRCNN, SpikeMaskRCNN, SpikeRetinaNet
-from .necks import SpikeFPN
-from .roi_heads import (SpikeConvFCBBoxHead, SpikeFCNMaskHead, SpikeShared2FCBBoxHead,
-                        SpikeShared4Conv1FCBBoxHead)
-from .segmentors import SpikeEncoderDecoder
+from .spike_layers import SpikeConv2d, SpikeConvTranspose2d, SpikeLinear
+from .task_packages import TaskPackage, is_installed, register_placeholders
 
-__all__ = [
-    'ESpikeFormer', 'SpikeFPN', 'SpikeRPNHead', 'SpikeRetinaHead', 'SpikeConvFCBBoxHead',
-    'SpikeShared2FCBBoxHead', 'SpikeShared4Conv1FCBBoxHead', 'SpikeFCNMaskHead',
-    'SpikeMaskRCNN', 'SpikeCascadeRCNN', 'SpikeRetinaNet', 'SpikeFPNHead',
-    'SpikeEncoderDecoder'
-]
+DET_PACKAGE = TaskPackage(
+    import_name='mmdet', requirement='mmdet==3.3.0', extra='det',
+    components=('SpikeRPNHead', 'SpikeRetinaHead', 'SpikeConvFCBBoxHead',
+                'SpikeShared2FCBBoxHead', 'SpikeShared4Conv1FCBBoxHead', 'SpikeFCNMaskHead',
+                'CappedMaskRoIHead', 'SpikeMaskRCNN', 'SpikeCascadeRCNN', 'SpikeRetinaNet'))
+SEG_PACKAGE = TaskPackage(
+    import_name='mmseg', requirement='mmsegmentation==1.2.2', extra='seg',
+    components=('SpikeFPNHead', 'SpikeEncoderDecoder'))
+
+__all__ = ['ESpikeFormer', 'SpikeConv2d', 'SpikeLinear', 'SpikeConvTranspose2d']
+
+# the names imported below are exported through __all__ += <package>.components
+if is_installed(DET_PACKAGE.import_name):
+    from .dense_heads import SpikeRetinaHead, SpikeRPNHead  # noqa: F401
+    from .detectors import SpikeCascadeRCNN, SpikeMaskRCNN, SpikeRetinaNet  # noqa: F401
+    from .roi_heads import (CappedMaskRoIHead, SpikeConvFCBBoxHead,  # noqa: F401
+                            SpikeFCNMaskHead, SpikeShared2FCBBoxHead,
+                            SpikeShared4Conv1FCBBoxHead)
+    __all__ += DET_PACKAGE.components
+else:
+    register_placeholders(DET_PACKAGE)
+
+if is_installed(SEG_PACKAGE.import_name):
+    from .decode_heads import SpikeFPNHead  # noqa: F401
+    from .segmentors import SpikeEncoderDecoder  # noqa: F401
+    __all__ += SEG_PACKAGE.components
+else:
+    register_placeholders(SEG_PACKAGE)
+

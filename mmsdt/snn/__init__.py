@@ -1,16 +1,20 @@
-"""Pure-torch spiking primitives: the neuron, spike-driven execution, spike recording.
+"""Pure-torch spiking primitives: the neuron, spiking layers, spike-driven execution, spike
+recording.
 
 Nothing here imports an OpenMMLab package.
 """
 from .compact import compact_spike_storage
+from .layers import (SpikeConv2d, SpikeConvTranspose2d, SpikeLinear, as_spiking,
+                     integer_spike_cfg)
 from .neuron import MultiSpike, quantize_spike_count
 from .recorder import NeuronStats, SpikeRecorder
-from .spike_driven import (SpikeTrain, spike_driven, spike_layout, spike_linear, spike_matmul,
-                           spiking_neurons)
+from .spike_driven import spike_driven, spike_layout, spike_linear, spike_matmul, spiking_neurons
+from .spike_train import SpikeOrTensor, SpikeTrain
 from .verify import SpikeDrivenReport, verify_spike_driven
 
 __all__ = [
-    'MultiSpike', 'quantize_spike_count', 'compact_spike_storage', 'SpikeTrain', 'spike_driven',
-    'spike_linear', 'spike_matmul', 'spike_layout', 'spiking_neurons', 'SpikeRecorder',
-    'NeuronStats', 'verify_spike_driven', 'SpikeDrivenReport'
+    'MultiSpike', 'quantize_spike_count', 'compact_spike_storage', 'SpikeTrain', 'SpikeOrTensor',
+    'SpikeConv2d', 'SpikeLinear', 'SpikeConvTranspose2d', 'as_spiking', 'integer_spike_cfg',
+    'spike_driven', 'spike_linear', 'spike_matmul', 'spike_layout', 'spiking_neurons',
+    'SpikeRecorder', 'NeuronStats', 'verify_spike_driven', 'SpikeDrivenReport'
 ]

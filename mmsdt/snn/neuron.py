@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .compact import register_spike_output
+from .spike_train import SpikeTrain
 
 ROUNDING_MODES = ('half_even', 'half_up')
 
@@ -158,7 +159,6 @@ class MultiSpike(nn.Module):
 
     def forward(self, u: torch.Tensor):
         if self.spike_driven:
-            from .spike_driven import SpikeTrain
             return SpikeTrain.from_counts(self.spike_count(u), self.max_value, self.norm)
         out = _MultiSpikeFunction.apply(u, self.max_value, self.norm, self.rounding,
                                         self.include_boundary)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from .neuron import MultiSpike
-from .spike_driven import SpikeTrain
+from .spike_train import SpikeTrain
 
 
 @dataclass
@@ -58,7 +58,7 @@ class SpikeRecorder:
     Example:
         >>> with SpikeRecorder(backbone) as rec:
         ...     backbone(images)
-        >>> rec.stats['block3.0.attn.head_spike'].firing_rate
+        >>> rec.stats['block3.0.attn.input_spike'].firing_rate
     """
 
     def __init__(self, model: nn.Module, prefix: str = ''):

@@ -15,61 +15,14 @@ Model code routes every spike consumer through :func:`spike_linear` / :func:`spi
 are plain calls in integer mode.
 """
 import contextlib
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .neuron import MultiSpike
-
-
-class SpikeTrain:
-    """``D`` binary spike maps standing for one integer spike tensor.
-
-    Args:
-        maps (Tensor): shape ``(D, *shape)``, values in {0, 1}.
-        norm (float): the divisor of the emitting neuron (the consumer folds ``1/norm`` in).
-    """
-
-    def __init__(self, maps: torch.Tensor, norm: float):
-        self.maps = maps
-        self.norm = float(norm)
-
-    @classmethod
-    def from_counts(cls, counts: torch.Tensor, max_value: int, norm: float) -> 'SpikeTrain':
-        """Expand integer counts (0..max_value) into ``max_value`` binary maps."""
-        steps = torch.arange(1, max_value + 1, device=counts.device, dtype=counts.dtype)
-        steps = steps.view(-1, *([1] * counts.dim()))
-        return cls((counts.unsqueeze(0) >= steps).to(counts.dtype), norm)
-
-    @property
-    def num_maps(self) -> int:
-        return self.maps.shape[0]
-
-    @property
-    def shape(self) -> torch.Size:
-        """Shape of one map, i.e. of the integer tensor this train stands for."""
-        return self.maps.shape[1:]
-
-    def counts(self) -> torch.Tensor:
-        """The integer spike count of every element (sum over the binary maps)."""
-        return self.maps.sum(0)
-
-    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> 'SpikeTrain':
-        """Apply a layout-only function (reshape, transpose, ...) to every map."""
-        return SpikeTrain(torch.stack([fn(m) for m in self.maps]), self.norm)
-
-    def check_binary(self, consumer: str = 'layer') -> None:
-        """Raise if any emitted map holds a value other than 0 or 1."""
-        bad = (self.maps != 0) & (self.maps != 1)
-        if bool(bad.any()):
-            raise RuntimeError(f'{consumer} received a spike map with non-binary values '
-                               f'(e.g. {self.maps[bad][:4].tolist()}); spike-driven mode '
-                               'requires every map to be 0/1')
-
-
-SpikeOrTensor = Union[torch.Tensor, SpikeTrain]
+from .spike_train import SpikeOrTensor, SpikeTrain
 
 
 def _weights_only(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -94,15 +47,24 @@ def _add_bias(layer: nn.Module, out: torch.Tensor) -> torch.Tensor:
     return out + bias.view(1, -1, *([1] * (out.dim() - 2)))
 
 
-def spike_linear(layer: nn.Module, x: SpikeOrTensor) -> torch.Tensor:
+def spike_linear(layer: nn.Module,
+                 x: SpikeOrTensor,
+                 dense: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
     """Run a linear layer (conv / Linear) on spikes.
 
-    In integer mode (``x`` a Tensor) this is ``layer(x)``. For a :class:`SpikeTrain` the
+    In integer mode (``x`` a Tensor) this is ``dense(x)``. For a :class:`SpikeTrain` the
     weights are applied to every binary map, the results are summed, ``1/norm`` is folded in
     and the bias is added once.
+
+    Args:
+        layer: the consumer (Linear, Conv1d/2d/3d or ConvTranspose2d, or a subclass).
+        x: spikes, as a Tensor (integer mode) or a :class:`SpikeTrain`.
+        dense: the layer's own computation on a Tensor; defaults to ``layer`` itself. A
+            spiking layer (:mod:`mmsdt.snn.layers`), whose ``forward`` spikes first, passes
+            its parent class's ``forward`` here.
     """
     if not isinstance(x, SpikeTrain):
-        return layer(x)
+        return (layer if dense is None else dense)(x)
     x.check_binary(type(layer).__name__)
     per_map = _weights_only(layer, x.maps.flatten(0, 1))
     acc = per_map.unflatten(0, (x.num_maps, -1)).sum(0) / x.norm

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from .neuron import MultiSpike
-from .spike_driven import SpikeTrain, spike_driven
+from .spike_driven import spike_driven
+from .spike_train import SpikeTrain
 
 
 @dataclass

@@ -10,9 +10,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.registry import MODELS
 from mmsdt.snn import MultiSpike, compact_spike_storage, spike_linear
+from mmsdt.utils.checkpoint import load_backbone_checkpoint
 from .e_spikeformer_blocks import SpikeConvBlock, SpikeDownsample, SpikeTransformerBlock
 
-# Module names of stage k (0..4); stage k ends at output point k.
+# Module names of stage k (0..4); ``out_indices`` select stage outputs.
 STAGE_LAYOUT = (
     ('downsample1_1', 'ConvBlock1_1'),
     ('downsample1_2', 'ConvBlock1_2'),
@@ -27,16 +28,17 @@ class ESpikeFormer(BaseModule):
     """E-SpikeFormer backbone of "Scaling Spike-driven Transformer with Efficient Spike
     Firing Approximation Training" (SDT-V3).
 
-    Layout (reference §2.2): a 7x7 stride-2 stem conv on the analog image (no spike), two
-    conv stages of spiking separable-conv blocks (strides 2, 4, 8), 6 spiking transformer
-    blocks at stride 16 and 2 more after a channel-changing downsample that keeps stride 16
+    Layout (reference §2.2): five stages, each a downsampling conv followed by blocks. A 7x7
+    stride-2 stem conv on the analog image (no spike) starts stage 0; stages 0-2 hold spiking
+    separable-conv blocks (strides 2, 4, 8), stage 3 six spiking transformer blocks at stride
+    16 and stage 4 two more after a channel-changing downsample that keeps stride 16
     (``stage4_stride=2`` turns it into stride 32; the weights keep their shapes). Every tensor
     is (B, C, H, W); there is no time axis. Each conv of stride 2 maps a side ``L`` to
     ``ceil(L / 2)``, so an output of stride ``s`` has side ``ceil(L / s)``.
 
-    Output points (``out_indices``): 0 after ``ConvBlock1_1`` (C0/2, stride 2), 1 after
-    ``ConvBlock1_2`` (C0, stride 4), 2 after ``ConvBlock2_2`` (C1, stride 8), 3 after
-    ``block3`` (C2, stride 16), 4 after ``block4`` (C3, stride 16). Outputs are the
+    Stage outputs (``out_indices`` selects them): stage 0 ends after ``ConvBlock1_1`` (C0/2,
+    stride 2), 1 after ``ConvBlock1_2`` (C0, stride 4), 2 after ``ConvBlock2_2`` (C1, stride
+    8), 3 after ``block3`` (C2, stride 16), 4 after ``block4`` (C3, stride 16). Outputs are the
     real-valued residual streams; ``out_strides`` / ``out_channels`` list what is returned.
 
     Args:
@@ -44,7 +46,8 @@ class ESpikeFormer(BaseModule):
             ``embed_dims`` (4 ints) and optionally ``num_heads``, ``mlp_ratio``,
             ``depths`` (blocks per stage, default ``(1, 1, 2, 6, 2)``).
         in_channels (int): image channels.
-        out_indices (Sequence[int] | int): output points, negative allowed. Default (1, 2, 3, 4).
+        out_indices (Sequence[int] | int): stages whose outputs are returned, negative
+            allowed. Default (1, 2, 3, 4).
         num_classes (int): > 0 adds the ImageNet head (global average -> integer spike with
             ``norm=1`` -> Linear, named ``head`` as in the released files) and ``forward``
             then returns logits; 0 (default) for dense prediction.
@@ -81,7 +84,7 @@ class ESpikeFormer(BaseModule):
         '10m': dict(embed_dims=(48, 96, 192, 240)),
         '19m': dict(embed_dims=(64, 128, 256, 360)),
     }
-    num_points = 5
+    num_stages = len(STAGE_LAYOUT)
 
     def __init__(self,
                  arch: Union[str, dict] = '19m',
@@ -154,10 +157,10 @@ class ESpikeFormer(BaseModule):
                         nn.init.zeros_(norm.weight)
 
         self.out_indices = self._parse_out_indices(out_indices)
-        point_strides = (2, 4, 8, 16, 16 * stage4_stride)
-        point_channels = (C0 // 2, C0, C1, C2, C3)
-        self.out_strides: Tuple[int, ...] = tuple(point_strides[i] for i in self.out_indices)
-        self.out_channels: Tuple[int, ...] = tuple(point_channels[i] for i in self.out_indices)
+        stage_strides = (2, 4, 8, 16, 16 * stage4_stride)
+        stage_channels = (C0 // 2, C0, C1, C2, C3)
+        self.out_strides: Tuple[int, ...] = tuple(stage_strides[i] for i in self.out_indices)
+        self.out_channels: Tuple[int, ...] = tuple(stage_channels[i] for i in self.out_indices)
         self._freeze_stages()
 
     # ------------------------------------------------------------------ construction helpers
@@ -186,9 +189,9 @@ class ESpikeFormer(BaseModule):
             out_indices = [out_indices]
         result = []
         for i in out_indices:
-            j = i + self.num_points if i < 0 else i
-            if not 0 <= j < self.num_points:
-                raise ValueError(f'out_indices entry {i} is outside 0..{self.num_points - 1}')
+            j = i + self.num_stages if i < 0 else i
+            if not 0 <= j < self.num_stages:
+                raise ValueError(f'out_indices entry {i} is outside 0..{self.num_stages - 1}')
             result.append(j)
         if sorted(set(result)) != result:
             raise ValueError(f'out_indices must be increasing and unique, got {out_indices!r}')
@@ -218,7 +221,6 @@ class ESpikeFormer(BaseModule):
     def init_weights(self) -> None:
         """Load ``init_cfg=dict(type='Pretrained', ...)`` strictly, else the default init."""
         if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
-            from mmsdt.utils.checkpoint import load_backbone_checkpoint
             if not self.init_cfg.get('checkpoint'):
                 raise ValueError("init_cfg type='Pretrained' needs a 'checkpoint' path")
             load_backbone_checkpoint(
@@ -229,20 +231,23 @@ class ESpikeFormer(BaseModule):
         super().init_weights()
 
     # ------------------------------------------------------------------ forward
-    def forward_points(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """All five natural points (strides 2, 4, 8, 16, 16 or 32)."""
-        points = []
-        for stage in range(self.num_points):
+    def forward_stages(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """The outputs of all five stages (strides 2, 4, 8, 16, 16 or 32).
+
+        Stops after the last stage in ``out_indices`` unless the ImageNet head needs stage 4.
+        """
+        outs = []
+        for stage in range(self.num_stages):
             for module in self.stage_modules(stage):
                 if isinstance(module, nn.ModuleList):
                     for block in module:
                         x = block(x)
                 else:
                     x = module(x)
-            points.append(x)
+            outs.append(x)
             if stage == max(self.out_indices) and self.num_classes == 0:
                 break
-        return tuple(points)
+        return tuple(outs)
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         """ImageNet logits from the last feature map."""
@@ -251,7 +256,7 @@ class ESpikeFormer(BaseModule):
     def forward(self, x: torch.Tensor):
         """Feature maps at ``out_indices`` (a tuple), or logits when ``num_classes > 0``."""
         with compact_spike_storage() if self.compact_spikes else contextlib.nullcontext():
-            points = self.forward_points(x)
+            outs = self.forward_stages(x)
         if self.num_classes > 0:
-            return self.forward_head(points[-1])
-        return tuple(points[i] for i in self.out_indices)
+            return self.forward_head(outs[-1])
+        return tuple(outs[i] for i in self.out_indices)

@@ -136,9 +136,10 @@ class SpikeMLP(nn.Module):
 class SpikeLinearAttention(nn.Module):
     """E-SDSA: spike-driven linear self-attention of SDT-V3.
 
-    ``x = S(x)``; ``q, k = S(BN(conv1x1 C->C))``, ``v = S(BN(conv1x1 C->4C))``; per head
-    ``out = scale * q (k^T v)`` with ``scale = 2 / sqrt(C / heads)`` (no softmax, no token
-    normalisation); ``S(out) -> BN(conv1x1 4C->C)``. Evaluating ``k^T v`` first keeps memory
+    ``x = S(x)`` (``input_spike``, upstream's ``head_spike``); ``q, k = S(BN(conv1x1 C->C))``,
+    ``v = S(BN(conv1x1 C->4C))``; per head ``out = scale * q (k^T v)`` with
+    ``scale = 2 / sqrt(C / heads)`` (no softmax, no token normalisation);
+    ``S(out) -> BN(conv1x1 4C->C)``. Evaluating ``k^T v`` first keeps memory
     linear in the number of tokens and equals the paper's ``(q k^T) v`` order (no softmax).
 
     Args:
@@ -156,7 +157,7 @@ class SpikeLinearAttention(nn.Module):
         spike_cfg = spike_cfg or {}
         self.num_heads = num_heads
         self.scale = 2 * (dim // num_heads)**-0.5
-        self.head_spike = _spike(spike_cfg)
+        self.input_spike = _spike(spike_cfg)
         self.q_conv = _conv_bn(dim, dim)
         self.q_spike = _spike(spike_cfg)
         self.k_conv = _conv_bn(dim, dim)
@@ -174,7 +175,7 @@ class SpikeLinearAttention(nn.Module):
 
     def forward(self, x):
         B, C, H, W = x.shape
-        x = self.head_spike(x)
+        x = self.input_spike(x)
         q = spike_layout(self.q_spike(self.q_conv[1](spike_linear(self.q_conv[0], x))), self._heads)
         k = spike_layout(self.k_spike(self.k_conv[1](spike_linear(self.k_conv[0], x))), self._heads)
         v = spike_layout(self.v_spike(self.v_conv[1](spike_linear(self.v_conv[0], x))), self._heads)

@@ -1,55 +1,51 @@
 """Spiking RetinaNet head."""
-from typing import Optional, Tuple
+from typing import Optional
 
-import torch
 from mmdet.models.dense_heads import RetinaHead
 from torch import nn
 
 from mmsdt.registry import MODELS
-from mmsdt.snn import MultiSpike
-from ..utils import integer_spike_cfg, spike_conv_module
+from mmsdt.snn.layers import SpikeConv2d, as_spiking, integer_spike_cfg
 
 
 @MODELS.register_module()
 class SpikeRetinaHead(RetinaHead):
-    """RetinaNet head with an integer spike before every conv.
+    """mmdet's RetinaHead with every conv fed by integer spikes.
 
-    Each of the stacked cls / reg convs and the final ``retina_cls`` / ``retina_reg`` convs
-    consumes spikes of its own (stateless MultiSpike neurons, so no state can leak from the
-    cls branch into the reg branch as with the upstream LIF head). The stacked convs are
-    Kaiming-initialised so their neurons fire from the start (as in :class:`SpikeRPNHead`).
-    Losses, anchors and prediction are mmdet's :class:`RetinaHead`.
+    The stacked cls / reg convs are spiking through the stock ``conv_cfg`` (default
+    ``dict(type=SpikeConv2d, spike_cfg=spike_cfg)``); the final ``retina_cls`` /
+    ``retina_reg``, which the stock head builds as plain ``nn.Conv2d``, are swapped for the
+    :class:`~mmsdt.snn.SpikeConv2d` that takes over their parameters
+    (:func:`~mmsdt.snn.as_spiking`). Each conv has its own stateless neuron, so nothing leaks
+    from the cls branch into the reg branch (as with the upstream LIF head). Forward, losses,
+    anchors and prediction are mmdet's :class:`RetinaHead` unchanged.
+
+    The stacked convs are Kaiming-initialised (fan-in) so that their neurons fire from the
+    start; with the stock ``Normal(std=0.01)`` their outputs stay below the first threshold
+    (0.5) and the branch passes no spikes on (see :class:`SpikeRPNHead`).
 
     Args:
-        spike_cfg (dict, optional): MultiSpike arguments; ``norm`` defaults to 1 (integer
-            spikes, see :func:`mmsdt.models.utils.integer_spike_cfg`).
+        spike_cfg (dict, optional): MultiSpike arguments of every spiking conv; ``norm``
+            defaults to 1 (integer spikes, see :func:`mmsdt.snn.integer_spike_cfg`).
+        conv_cfg (dict, optional): layer config of the stacked convs; defaults to the spiking
+            conv above.
         **kwargs: the arguments of mmdet's RetinaHead.
     """
 
-    def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
-        self._spike_cfg = integer_spike_cfg(spike_cfg)
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, spike_cfg: Optional[dict] = None, conv_cfg: Optional[dict] = None,
+                 **kwargs):
+        self.spike_cfg = integer_spike_cfg(spike_cfg)  # used by _init_layers
+        if conv_cfg is None:
+            conv_cfg = dict(type=SpikeConv2d, spike_cfg=self.spike_cfg)
+        super().__init__(*args, conv_cfg=conv_cfg, **kwargs)
 
     def _init_layers(self) -> None:
         super()._init_layers()
-
-        def spikes(n):
-            return nn.ModuleList(MultiSpike(**self._spike_cfg) for _ in range(n))
-
-        self.cls_spikes = spikes(self.stacked_convs + 1)
-        self.reg_spikes = spikes(self.stacked_convs + 1)
+        self.retina_cls = as_spiking(self.retina_cls, self.spike_cfg)
+        self.retina_reg = as_spiking(self.retina_reg, self.spike_cfg)
 
     def init_weights(self) -> None:
+        """The stock init, then Kaiming (fan-in) for the stacked convs."""
         super().init_weights()
         for module in [*self.cls_convs, *self.reg_convs]:
             nn.init.kaiming_normal_(module.conv.weight, mode='fan_in', nonlinearity='relu')
-
-    def forward_single(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        cls_feat = reg_feat = x
-        for conv, spike in zip(self.cls_convs, self.cls_spikes):
-            cls_feat = spike_conv_module(conv, spike(cls_feat))
-        for conv, spike in zip(self.reg_convs, self.reg_spikes):
-            reg_feat = spike_conv_module(conv, spike(reg_feat))
-        cls_score = spike_conv_module(self.retina_cls, self.cls_spikes[-1](cls_feat))
-        bbox_pred = spike_conv_module(self.retina_reg, self.reg_spikes[-1](reg_feat))
-        return cls_score, bbox_pred

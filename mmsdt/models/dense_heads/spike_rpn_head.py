@@ -1,54 +1,58 @@
 """Spiking RPN head."""
-from typing import Optional, Tuple
+from typing import Optional
 
-import torch
 from mmdet.models.dense_heads import RPNHead
 from torch import nn
 
 from mmsdt.registry import MODELS
-from mmsdt.snn import MultiSpike
-from ..utils import integer_spike_cfg, spike_conv_module
+from mmsdt.snn.layers import as_spiking, integer_spike_cfg
 
 
 @MODELS.register_module()
 class SpikeRPNHead(RPNHead):
-    """RPN head with integer spikes: ``S -> conv3x3``, then ``S -> 1x1 cls / 1x1 reg``.
+    """mmdet's RPNHead with every conv fed by integer spikes.
 
-    The ReLU of the stock head is dropped (the next spike clamps at 0 anyway). With
-    ``num_convs > 1`` each stacked ConvModule gets its own spike. The stacked convs are
-    Kaiming-initialised: with the stock ``Normal(std=0.01)`` their outputs stay far below the
-    firing threshold (0.5 for D=4), so the following neuron never fires and the RPN cannot
-    learn from scratch (measured: firing rate 0.0000 on the toy set). Losses, anchors and
-    prediction are mmdet's :class:`RPNHead` unchanged; all tensors are 4-D.
+    The stock head builds ``rpn_conv`` (or, with ``num_convs > 1``, the convs of its
+    ConvModules), ``rpn_cls`` and ``rpn_reg`` as plain ``nn.Conv2d`` with no config to change
+    them, so this subclass swaps each for the :class:`~mmsdt.snn.SpikeConv2d` that takes over
+    its parameters (:func:`~mmsdt.snn.as_spiking`: same keys, same random stream at
+    construction). Only construction and init differ from the stock head: its ``forward``,
+    losses, anchors and prediction run unchanged (the stock ReLU before ``rpn_cls`` /
+    ``rpn_reg`` is a no-op in front of their spikes, which clamp at 0 as well).
+
+    The stacked convs are Kaiming-initialised: with the stock ``Normal(std=0.01)`` their
+    outputs stay far below the firing threshold (0.5), so the following neurons never fire and
+    the RPN cannot learn from scratch (measured: firing rate 0.0000 on the toy set).
 
     Args:
-        spike_cfg (dict, optional): MultiSpike arguments; ``norm`` defaults to 1 (integer
-            spikes, see :func:`mmsdt.models.utils.integer_spike_cfg`).
+        spike_cfg (dict, optional): MultiSpike arguments of every spiking conv; ``norm``
+            defaults to 1 (integer spikes, see :func:`mmsdt.snn.integer_spike_cfg`).
         **kwargs: the arguments of mmdet's RPNHead.
     """
 
     def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
-        self._spike_cfg = integer_spike_cfg(spike_cfg)
+        self.spike_cfg = integer_spike_cfg(spike_cfg)  # used by _init_layers
         super().__init__(*args, **kwargs)
+
+    def _stacked_convs(self) -> list:
+        if isinstance(self.rpn_conv, nn.Sequential):
+            return [module.conv for module in self.rpn_conv]
+        return [self.rpn_conv]
 
     def _init_layers(self) -> None:
         super()._init_layers()
-        n_convs = len(self.rpn_conv) if isinstance(self.rpn_conv, nn.Sequential) else 1
-        self.conv_spikes = nn.ModuleList(MultiSpike(**self._spike_cfg) for _ in range(n_convs))
-        self.out_spike = MultiSpike(**self._spike_cfg)
+        if isinstance(self.rpn_conv, nn.Sequential):
+            for module in self.rpn_conv:  # ConvModules built without a conv_cfg
+                module.conv = as_spiking(module.conv, self.spike_cfg)
+        else:
+            self.rpn_conv = as_spiking(self.rpn_conv, self.spike_cfg)
+        self.rpn_cls = as_spiking(self.rpn_cls, self.spike_cfg)
+        self.rpn_reg = as_spiking(self.rpn_reg, self.spike_cfg)
 
     def init_weights(self) -> None:
+        """The stock init, then Kaiming (fan-in, zero bias) for the stacked convs."""
         super().init_weights()
-        convs = self.rpn_conv if isinstance(self.rpn_conv, nn.Sequential) else [self.rpn_conv]
-        for conv in convs:
-            conv = getattr(conv, 'conv', conv)
+        for conv in self._stacked_convs():
             nn.init.kaiming_normal_(conv.weight, mode='fan_in', nonlinearity='relu')
             if conv.bias is not None:
                 nn.init.zeros_(conv.bias)
-
-    def forward_single(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        convs = self.rpn_conv if isinstance(self.rpn_conv, nn.Sequential) else [self.rpn_conv]
-        for conv, spike in zip(convs, self.conv_spikes):
-            x = spike_conv_module(conv, spike(x))
-        s = self.out_spike(x)
-        return spike_conv_module(self.rpn_cls, s), spike_conv_module(self.rpn_reg, s)

@@ -4,17 +4,7 @@ The detectors themselves are mmdet's; the subclasses only verify, when they are 
 every anchor generator and RoI extractor declares the strides the spiking backbone + neck
 really produce (the upstream configs declared 32 where the backbone gives 16).
 """
-from mmdet.models.detectors import CascadeRCNN, MaskRCNN, RetinaNet
+from .stride_checked_detectors import (SpikeCascadeRCNN, SpikeMaskRCNN, SpikeRetinaNet,
+                                       detector_declared_strides)
 
-from mmsdt.registry import MODELS
-from .stride_check import (check_detector_strides, declared_strides, measured_strides,
-                           stride_checked)
-
-SpikeMaskRCNN = MODELS.register_module(module=stride_checked(MaskRCNN))
-SpikeCascadeRCNN = MODELS.register_module(module=stride_checked(CascadeRCNN))
-SpikeRetinaNet = MODELS.register_module(module=stride_checked(RetinaNet))
-
-__all__ = [
-    'SpikeMaskRCNN', 'SpikeCascadeRCNN', 'SpikeRetinaNet', 'check_detector_strides',
-    'declared_strides', 'measured_strides'
-]
+__all__ = ['SpikeMaskRCNN', 'SpikeCascadeRCNN', 'SpikeRetinaNet', 'detector_declared_strides']

@@ -1,4 +1,4 @@
 """Stock mmseg segmentors with a build-time stride check (``mmsdt.SpikeEncoderDecoder``)."""
-from .stride_checked import SpikeEncoderDecoder
+from .stride_checked_segmentors import SpikeEncoderDecoder, segmentor_declared_strides
 
-__all__ = ['SpikeEncoderDecoder']
+__all__ = ['SpikeEncoderDecoder', 'segmentor_declared_strides']

@@ -5,7 +5,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.models import ESpikeFormer
-from mmsdt.snn import SpikeRecorder, spike_driven
+from mmsdt.snn import MultiSpike, SpikeRecorder, spike_driven
 
 ARCHS = ['2.7m', '5.1m', '10m', '19m']
 PARAMS_WITH_HEAD = [2_702_048, 5_105_608, 10_023_112, 18_987_504]
@@ -23,6 +23,32 @@ def test_parameter_counts_match_the_paper_models(arch, with_head, without_head):
     assert _count(ESpikeFormer(arch)) == without_head
 
 
+def test_state_dict_keys_are_the_released_ones():
+    """605 keys for 19m with the ImageNet head, 603 without (reference §2.4); the neurons add
+    none, so renaming one (the attention's ``input_spike``, upstream ``head_spike``) changes
+    no key."""
+    model = ESpikeFormer('19m')
+    keys = list(model.state_dict())
+    assert len(keys) == 603 and sum(k.endswith('num_batches_tracked') for k in keys) == 97
+    assert not [k for k in keys if 'spike' in k]
+    assert isinstance(model.block3[0].attn.input_spike, MultiSpike)
+    assert not hasattr(model.block3[0].attn, 'head_spike')
+    with_head = ESpikeFormer('19m', num_classes=1000)
+    assert list(with_head.state_dict()) == keys + ['head.weight', 'head.bias']
+    assert isinstance(with_head.head_spike, MultiSpike) and with_head.head_spike.norm == 1.0
+
+
+def test_forward_stages_returns_every_stage_output():
+    model = ESpikeFormer('2.7m', out_indices=(1, 3)).eval()
+    assert model.num_stages == 5
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        stages = model.forward_stages(x)
+        outs = model(x)
+    assert [s.shape[1] for s in stages] == [12, 24, 48, 96]  # stops after stage 3
+    assert torch.equal(outs[0], stages[1]) and torch.equal(outs[1], stages[3])
+
+
 def test_unknown_arch_lists_valid_names():
     with pytest.raises(ValueError, match=r"'10m', '19m', '2.7m', '5.1m'"):
         ESpikeFormer('30m')
@@ -38,7 +64,7 @@ def test_custom_arch_dict():
 
 
 @pytest.mark.parametrize('size', [(224, 224), (513, 381)])
-def test_five_points_shapes_and_strides(size):
+def test_five_stages_shapes_and_strides(size):
     model = ESpikeFormer('2.7m', out_indices=(0, 1, 2, 3, 4)).eval()
     H, W = size
     with torch.no_grad():

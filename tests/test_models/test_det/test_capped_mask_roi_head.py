@@ -12,7 +12,9 @@ from mmengine.structures import InstanceData
 import mmsdt.models  # noqa: F401
 from mmsdt.models.roi_heads.capped_mask_roi_head import cap_positives
 
-register_all_modules()
+register_all_modules(init_default_scope=False)
+# every test builds with mmdet as the default scope, whatever an earlier test left
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 IMG = 64
 GT_BOXES = torch.tensor([[8., 8., 30., 30.], [34., 20., 60., 50.]])
 

@@ -1,4 +1,5 @@
-"""Spiking Semantic-FPN head, stride-checked segmentor, ADE20K configs, label checks."""
+"""Stock mmseg FPN with spiking convs, spiking Semantic-FPN head, stride-checked segmentor,
+ADE20K configs, label checks."""
 import glob
 from pathlib import Path
 
@@ -7,19 +8,21 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config, ConfigDict
+from mmseg.models.decode_heads import FPNHead
+from mmseg.models.necks import FPN
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
 import mmsdt.models  # noqa: F401
 from mmsdt.models import SpikeFPNHead
-from mmsdt.snn import MultiSpike, verify_spike_driven
+from mmsdt.snn import MultiSpike, SpikeConv2d, verify_spike_driven
 
 register_all_modules(init_default_scope=False)
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 REPO = Path(__file__).resolve().parents[3]
 ADE_CONFIGS = sorted(glob.glob(str(REPO / 'configs/e-spikeformer/seg/*.py')))
-TOY = str(REPO / 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py')
+SPIKE_CONV = dict(type='mmsdt.SpikeConv2d')
 
 
 def _head(**kw):
@@ -43,13 +46,14 @@ def test_head_spikes_every_conv_and_logits_at_the_finest_stride():
 
 
 def test_spike_cfg_sets_the_spike_scale():
-    """Default 0..1 spikes (paper, norm=4); spike_cfg=dict(norm=1) gives integer counts 0..4."""
+    """Default integer counts 0..4 (norm=1, as every neck / head layer); spike_cfg=dict(norm=4)
+    gives the paper's 0..1 spikes."""
     x = [lvl * 3 for lvl in _levels()]
     for norm in (4, 1):
         torch.manual_seed(0)
-        head = (_head() if norm == 4 else _head(spike_cfg=dict(norm=1))).eval()
+        head = (_head() if norm == 1 else _head(spike_cfg=dict(norm=4))).eval()
         seen = []
-        head.seg_spike.register_forward_hook(lambda m, i, o: seen.append(o))
+        head.conv_seg.spike.register_forward_hook(lambda m, i, o: seen.append(o))
         head(x)
         counts = seen[0] * norm
         assert torch.equal(counts, torch.round(counts))
@@ -70,13 +74,66 @@ def test_dropout_ratio_works():
     assert torch.equal(head(x), head(x))
 
 
+def test_head_is_the_stock_head_with_spiking_convs():
+    """Same keys and values from the same seed, every conv spiking, the stock forward."""
+    kwargs = dict(in_channels=[8, 8, 8, 8], in_index=[0, 1, 2, 3], feature_strides=[2, 4, 8, 16],
+                  channels=8, num_classes=5)
+    torch.manual_seed(0)
+    head = SpikeFPNHead(**kwargs)
+    rng = torch.get_rng_state()
+    torch.manual_seed(0)
+    stock = FPNHead(**kwargs)
+    assert torch.equal(torch.get_rng_state(), rng)
+    ours, theirs = head.state_dict(), stock.state_dict()
+    assert list(ours) == list(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert not [n for n, m in head.named_modules() if type(m) is torch.nn.Conv2d]
+    assert 'forward' not in vars(SpikeFPNHead) and 'cls_seg' not in vars(SpikeFPNHead)
+
+
+def _spiking_fpn(**kwargs):
+    return FPN(in_channels=[8, 8, 8, 8], out_channels=8, conv_cfg=SPIKE_CONV, **kwargs)
+
+
+@pytest.mark.parametrize('extra', [False, 'on_input', 'on_lateral', 'on_output'])
+def test_stock_mmseg_fpn_with_spiking_convs_levels_and_keys(extra):
+    neck = _spiking_fpn(num_outs=5, add_extra_convs=extra)
+    outs = neck(_levels())
+    assert [tuple(o.shape[-2:]) for o in outs] == [(32, 32), (16, 16), (8, 8), (4, 4), (2, 2)]
+    convs = [m.conv for m in [*neck.lateral_convs, *neck.fpn_convs]]
+    assert [type(c) for c in convs] == [SpikeConv2d] * len(convs)
+    assert sum(isinstance(m, MultiSpike) for m in neck.modules()) == len(convs)
+    assert {m.norm for m in neck.modules() if isinstance(m, MultiSpike)} == {1.0}
+    plain = FPN(in_channels=[8, 8, 8, 8], out_channels=8, num_outs=5, add_extra_convs=extra)
+    assert {k: v.shape for k, v in neck.state_dict().items()} == \
+        {k: v.shape for k, v in plain.state_dict().items()}
+
+
+def test_stock_mmseg_fpn_with_spiking_convs_train_equals_eval_and_spike_driven():
+    neck = _spiking_fpn(num_outs=5, add_extra_convs='on_output')
+    x = _levels()
+    with torch.no_grad():
+        train_out, eval_out = neck.train()(x), neck.eval()(x)
+    assert all(torch.equal(a, b) for a, b in zip(train_out, eval_out))
+    report = verify_spike_driven(neck, x)
+    assert report.ok(), report
+    assert len(report.elements) == 4 + 5  # every lateral, output and extra conv's neuron
+
+
+def _segmentor(feature_strides):
+    return MODELS.build(dict(
+        type='mmsdt.SpikeEncoderDecoder',
+        backbone=dict(type='mmsdt.ESpikeFormer', arch='2.7m', out_indices=(1, 2, 3, 4)),
+        neck=dict(type='FPN', in_channels=[24, 48, 96, 128], out_channels=16, num_outs=4,
+                  conv_cfg=SPIKE_CONV),
+        decode_head=dict(type='mmsdt.SpikeFPNHead', in_channels=[16] * 4, in_index=[0, 1, 2, 3],
+                         feature_strides=feature_strides, channels=16, num_classes=4)))
+
+
 def test_wrong_feature_strides_raise_at_build_time():
-    cfg = Config.fromfile(TOY)
-    model = cfg.model
-    model.decode_head.feature_strides = [4, 8, 16, 32]
-    with pytest.raises(ValueError, match=r'feature_strides = \[4, 8, 16, 32\].*strides '
-                       r'\[4, 8, 16, 16\]'):
-        MODELS.build(model)
+    with pytest.raises(ValueError, match=r'decode_head.feature_strides = \[4, 8, 16, 32\], but '
+                       r'the backbone \+ neck produce \[4, 8, 16, 16\]'):
+        _segmentor([4, 8, 16, 32])
+    assert _segmentor([4, 8, 16, 16]).feature_strides == (4, 8, 16, 16)
 
 
 @pytest.mark.parametrize('path', ADE_CONFIGS, ids=lambda p: p.split('/')[-1])

@@ -1,4 +1,0 @@
-"""Spiking necks."""
-from .spike_fpn import SpikeFPN
-
-__all__ = ['SpikeFPN']
