@@ -11,13 +11,13 @@ env:
 	bash tools/misc/setup_env.sh
 
 run: env
-	$(PY) tools/misc/run_toy.py --task $(TASK)
+	$(PY) tools/run_toy.py --task $(TASK)
 
 test: env
 	$(PY) -m pytest
 
 backbone-demo: env
-	$(PY) tools/misc/backbone_demo.py --arch 19m --work-dir work_dirs/backbone_demo
+	$(PY) tools/demo/backbone_demo.py --arch 19m --work-dir work_dirs/backbone_demo
 
 bench: env
 	$(PY) tools/analysis_tools/benchmark_backbone.py --out work_dirs/benchmark_backbone.json

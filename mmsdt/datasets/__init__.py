@@ -1,15 +1,14 @@
 """Data sets for mmsdt runs that need no downloads.
 
-:func:`generate_toy_coco` and :func:`generate_toy_ade` write small, deterministic
-shape data sets (COCO instance format and ADE20K semantic layout) that serve as the
-embedded default for detection and segmentation training; :class:`CheckSegLabels` is a
+:func:`generate_toy_coco` and :func:`generate_toy_ade` (package :mod:`.toy`) write small,
+deterministic shape data sets (COCO instance format and ADE20K semantic layout) that serve as
+the embedded default for detection and segmentation training; :class:`CheckSegLabels` is a
 pipeline step that names the label file holding an unexpected class id and
 :class:`SegCopyPaste` pastes the objects of another sample onto a label map (inside mmseg's
 ``MultiImageMixDataset``). Nothing here imports mmdet or mmseg.
 """
 from .transforms import CheckSegLabels, SegCopyPaste
-from .toy_data import (TOY_ADE_CLASSES, TOY_COCO_CLASSES, generate_toy_ade,
-                       generate_toy_coco)
+from .toy import TOY_ADE_CLASSES, TOY_COCO_CLASSES, generate_toy_ade, generate_toy_coco
 
 __all__ = [
     'CheckSegLabels', 'SegCopyPaste', 'generate_toy_coco', 'generate_toy_ade', 'TOY_COCO_CLASSES',

@@ -190,21 +190,3 @@ def infer_arch(state_dict: Dict[str, torch.Tensor]) -> dict:
         raise CheckpointError(f'not an E-SpikeFormer state dict: key {err} is missing') from err
     return dict(embed_dims=dims)
 
-
-def save_released_format(model: nn.Module, path: str, epoch: int = 199,
-                         args: Optional[argparse.Namespace] = None) -> None:
-    """Write ``model``'s weights in the layout of the released ImageNet files.
-
-    ``{'model': state_dict, 'optimizer': ..., 'epoch', 'scaler', 'args': Namespace}`` with the
-    reference key names. For demos and tests; the files themselves are not downloadable here.
-    """
-    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if args is None:
-        args = argparse.Namespace(model='Efficient_Spiking_Transformer', input_size=224,
-                                  batch_size=256, blr=6e-4, weight_decay=0.05, epochs=200,
-                                  drop_path=0.1, output_dir='./output', eval=True)
-    torch.save(
-        dict(model=sd, optimizer=dict(state={}, param_groups=[dict(lr=1e-6, params=[])]),
-             epoch=epoch, scaler=dict(scale=65536.0, growth_factor=2.0, backoff_factor=0.5,
-                                      growth_interval=2000, _growth_tracker=0),
-             args=args), os.fspath(path))

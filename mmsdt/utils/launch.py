@@ -65,6 +65,25 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
 
+def last_saved_checkpoint(runner) -> str:
+    """The path of the checkpoint that the runner's ``CheckpointHook`` saved last.
+
+    mmengine's hook records it (``last_ckpt``) each time it saves, also for the final
+    iteration when ``save_last`` is on; the path is returned as the hook wrote it.
+
+    Raises:
+        RuntimeError: the runner has no ``CheckpointHook``, or it has not saved yet.
+    """
+    from mmengine.hooks import CheckpointHook
+    hooks = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
+    if not hooks:
+        raise RuntimeError('the runner has no CheckpointHook, so no checkpoint was saved')
+    saved = [h.last_ckpt for h in hooks if getattr(h, 'last_ckpt', None)]
+    if not saved:
+        raise RuntimeError('the CheckpointHook has not saved a checkpoint yet')
+    return saved[-1]
+
+
 def finish_distributed() -> None:
     """Destroy the process group before exit (a live gloo group aborts the interpreter's
     shutdown with "terminate called without an active exception")."""

@@ -63,8 +63,8 @@ def test_cli_with_checkpoint_and_errors(tmp_path, mmdet_scope):
 
 def test_segmentation_config_writes_an_overlay(tmp_path, repo_root):
     from mmsdt.apis import inference_image
-    out = inference_image(str(PHOTO), 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py',
-                          out_dir=str(tmp_path / 'seg'))
+    config = 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py'
+    out = inference_image(str(PHOTO), config, out_dir=str(tmp_path / 'seg'))
     drawn, src = cv2.imread(out), cv2.imread(str(PHOTO))
     assert drawn.shape == src.shape
     assert not np.array_equal(drawn, src)  # the class colours are blended in

@@ -1,4 +1,6 @@
+"""Loading released SDT-V3 files and mmengine checkpoints (mmsdt.utils.checkpoint)."""
 import argparse
+import importlib.util
 import logging
 import subprocess
 import sys
@@ -8,10 +10,18 @@ import pytest
 import torch
 
 from mmsdt.models import ESpikeFormer
-from mmsdt.utils import (CheckpointError, load_backbone_checkpoint, load_checkpoint_file,
-                         save_released_format)
+from mmsdt.utils import CheckpointError, load_backbone_checkpoint, load_checkpoint_file
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _save_released_format(model, path):
+    """The fixture writer of the released layout, shared with the backbone demo."""
+    spec = importlib.util.spec_from_file_location(
+        'released_format', REPO / 'tools' / 'demo' / 'released_format.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.save_released_format(model, path)
 
 
 @pytest.fixture(scope='module')
@@ -24,7 +34,7 @@ def released(tmp_path_factory):
             m.running_mean.uniform_(-0.3, 0.3)
             m.running_var.uniform_(0.5, 1.5)
     path = tmp_path_factory.mktemp('ckpt') / 'e_spikeformer_t_released.pth'
-    save_released_format(src, path)
+    _save_released_format(src, path)
     return src.eval(), path
 
 
@@ -49,7 +59,7 @@ def test_pretrained_init_cfg_reproduces_source_features(released):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         ours = model(x)
-        ref = src.forward_points(x)
+        ref = src.forward_stages(x)
     for i, out in zip(model.out_indices, ours):
         assert torch.equal(out, ref[i])
 

@@ -1,58 +1,46 @@
 """Build E-SpikeFormer, load a released-format checkpoint, print its pyramid and spikes.
 
-    python tools/misc/backbone_demo.py [--arch 19m] [--checkpoint FILE] [--image FILE]
+    python tools/demo/backbone_demo.py [--arch 19m] [--checkpoint FILE] [--image FILE]
+                                       [--size 512] [--work-dir DIR]
 
 Without ``--checkpoint`` a file in the released ImageNet layout (``model``/``args``
-Namespace/...) is written first from seeded random weights whose BN statistics are estimated
-on generated images: the real files cannot be downloaded here, and this exercises exactly
-the loading path they take. The backbone is built through the mmsdt registry with ``init_cfg=dict(type='Pretrained')``, run on one image in
-integer mode and checked in spike-driven mode (binary spike maps, every layer compared with
-integer mode; see ``mmsdt.snn.verify_spike_driven``), and
-the per-stage spike statistics are printed and drawn to ``firing_rates.png``.
+Namespace/...) is written first (``released_format.py``) from seeded random weights whose BN
+statistics are estimated on toy scenes: the real files cannot be downloaded here, and this
+exercises exactly the loading path they take. The backbone is built through the mmsdt
+registry with ``init_cfg=dict(type='Pretrained')``, run on one image (default: a toy scene
+from ``mmsdt.datasets.toy``) in integer mode and checked in spike-driven mode (binary spike
+maps, every layer compared with integer mode; see ``mmsdt.snn.verify_spike_driven``), and the
+per-stage spike statistics are printed and drawn to ``firing_rates.png``.
 """
 import argparse
 import json
 import os
 import sys
 import time
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from released_format import save_released_format  # tools/demo/released_format.py
+from torch import nn
 
+from mmsdt.datasets.toy import render_scene
 from mmsdt.models.backbones.e_spikeformer import STAGE_LAYOUT
 from mmsdt.registry import MODELS
-from mmsdt.snn import SpikeRecorder, verify_spike_driven
-from mmsdt.utils import save_released_format
+from mmsdt.snn import NeuronStats, SpikeRecorder, verify_spike_driven
 
 IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 
 
-def step(i, n, text):
+def step(i: int, n: int, text: str) -> None:
     print(f'[{i}/{n}] {text}', flush=True)
 
 
-def synthetic_image(size: int, seed: int = 0) -> np.ndarray:
-    """An RGB uint8 image of coloured shapes on a textured background (no downloads)."""
-    import cv2
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    img = np.stack([120 + 80 * xx, 100 + 60 * yy, 140 - 50 * xx * yy], -1)
-    img += rng.normal(0, 12, img.shape)
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    for _ in range(6):
-        color = tuple(int(c) for c in rng.integers(0, 255, 3))
-        cx, cy = (int(v) for v in rng.integers(size // 8, size - size // 8, 2))
-        r = int(rng.integers(size // 16, size // 5))
-        kind = rng.integers(3)
-        if kind == 0:
-            cv2.circle(img, (cx, cy), r, color, -1)
-        elif kind == 1:
-            cv2.rectangle(img, (cx - r, cy - r // 2), (cx + r, cy + r // 2), color, -1)
-        else:
-            pts = np.array([[cx, cy - r], [cx - r, cy + r], [cx + r, cy + r]], np.int32)
-            cv2.fillPoly(img, [pts], color)
-    return img
+def toy_scene(size: int, seed: int = 0) -> np.ndarray:
+    """An RGB uint8 ``size x size`` toy scene (shapes on a textured background)."""
+    image, _ = render_scene(np.random.default_rng(seed), size, size)
+    return np.ascontiguousarray(image[:, :, ::-1])
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -62,7 +50,7 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
 
 
 def calibrate_bn(model: torch.nn.Module, size: int) -> None:
-    """Give random weights realistic BN statistics (estimated on generated images), so
+    """Give random weights realistic BN statistics (estimated on two toy scenes), so
     neurons fire as in a trained network instead of staying silent."""
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
@@ -70,7 +58,7 @@ def calibrate_bn(model: torch.nn.Module, size: int) -> None:
             m.momentum = None  # cumulative average
     model.train()
     with torch.no_grad():
-        model(torch.cat([to_tensor(synthetic_image(size // 2, seed)) for seed in (1, 2)]))
+        model(torch.cat([to_tensor(toy_scene(size // 2, seed)) for seed in (1, 2)]))
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.momentum = 0.1
@@ -78,6 +66,7 @@ def calibrate_bn(model: torch.nn.Module, size: int) -> None:
 
 
 def load_image(path: str, size: int) -> np.ndarray:
+    """An image file as a ``size x size`` RGB uint8 array."""
     import cv2
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     if img is None:
@@ -85,32 +74,60 @@ def load_image(path: str, size: int) -> np.ndarray:
     return cv2.resize(img[:, :, ::-1], (size, size))
 
 
-def plot_rates(stats: dict, stage_of: dict, path: str) -> None:
+def stage_view(model: nn.Module) -> nn.ModuleDict:
+    """The backbone's modules regrouped by stage (the same module objects, nothing copied):
+    recorded through this view, a neuron is named ``stage<k>.<its name in the backbone>``,
+    so ``SpikeRecorder.grouped(1)`` sums per stage."""
+    return nn.ModuleDict({
+        f'stage{k}': nn.ModuleDict({name: getattr(model, name) for name in names})
+        for k, names in enumerate(STAGE_LAYOUT)
+    })
+
+
+def split_name(name: str) -> Tuple[int, str]:
+    """``'stage3.block3.0.attn.x'`` (a name under :func:`stage_view`) ->
+    ``(3, 'block3.0.attn.x')`` (the stage and the name in the backbone)."""
+    stage, rest = name.split('.', 1)
+    return int(stage[len('stage'):]), rest
+
+
+def plot_rates(stats: Dict[str, NeuronStats], path: str) -> None:
+    """Bar chart of every neuron's firing rate, coloured by stage."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
-    names = list(stats)
-    rates = [stats[n].firing_rate for n in names]
-    colors = [f'C{stage_of[n.split(".")[0]]}' for n in names]
-    fig, ax = plt.subplots(figsize=(7, max(4, 0.11 * len(names))))
-    ax.barh(range(len(names)), rates, color=colors)
-    ax.set_yticks(range(len(names)), names, fontsize=5)
+    split = [split_name(name) for name in stats]
+    rates = [st.firing_rate for st in stats.values()]
+    fig, ax = plt.subplots(figsize=(7, max(4, 0.11 * len(split))))
+    ax.barh(range(len(split)), rates, color=[f'C{k}' for k, _ in split])
+    ax.set_yticks(range(len(split)), [name for _, name in split], fontsize=5)
     ax.invert_yaxis()
     ax.set_xlabel('firing rate  E[s] / D')
     ax.set_title('E-SpikeFormer spike firing rates per neuron (colour = stage)')
-    ax.legend(handles=[Patch(color=f'C{k}', label=f'stage {k}') for k in range(5)],
-              loc='lower right', fontsize=7)
+    ax.legend(handles=[Patch(color=f'C{k}', label=f'stage {k}')
+                       for k in range(len(STAGE_LAYOUT))], loc='lower right', fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
 
-def main(argv=None) -> int:
+def stage_rows(rec: SpikeRecorder) -> List[dict]:
+    """Per-stage totals of a recorder made on :func:`stage_view`."""
+    rows = []
+    for key, st in rec.grouped(1).items():
+        rows.append(dict(stage=int(key[len('stage'):]),
+                         neurons=sum(name.startswith(key + '.') for name in rec.stats),
+                         mean_count=st.mean_count, firing_rate=st.firing_rate,
+                         nonzero_rate=st.nonzero_rate))
+    return rows
+
+
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--arch', default='19m')
     parser.add_argument('--checkpoint', help='released ImageNet file or mmengine checkpoint')
-    parser.add_argument('--image', help='an RGB image (default: a generated one)')
+    parser.add_argument('--image', help='an image file (default: a toy scene)')
     parser.add_argument('--size', type=int, default=512, help='square input side')
     parser.add_argument('--work-dir', default='work_dirs/backbone_demo')
     args = parser.parse_args(argv)
@@ -141,15 +158,15 @@ def main(argv=None) -> int:
     print(f'      {params:,} backbone parameters loaded')
 
     step(3, n, 'preparing the input image')
-    img = load_image(args.image, args.size) if args.image else synthetic_image(args.size)
+    img = load_image(args.image, args.size) if args.image else toy_scene(args.size)
     x = to_tensor(img)
 
     step(4, n, 'forward in integer mode, then spike-driven (binary spike maps) in lock-step')
-    with torch.no_grad(), SpikeRecorder(model) as rec:
+    with torch.no_grad(), SpikeRecorder(stage_view(model)) as rec:
         t = time.perf_counter()
         feats = model(x)
         t_int = time.perf_counter() - t
-        stats = dict(rec.stats)
+    stats, stages = dict(rec.stats), stage_rows(rec)
     t = time.perf_counter()
     check = verify_spike_driven(model, x)
     t_sd = time.perf_counter() - t
@@ -168,32 +185,20 @@ def main(argv=None) -> int:
     print(f'\n  {"point":>5} {"stride":>6} {"channels":>8}  shape')
     for i, (f, s) in enumerate(zip(feats, model.out_strides)):
         print(f'  {i:>5} {s:>6} {f.shape[1]:>8}  {tuple(f.shape)}')
-    stage_of = {name: k for k, names in enumerate(STAGE_LAYOUT) for name in names}
-    per_stage = {}
-    for name, st in stats.items():
-        agg = per_stage.setdefault(stage_of[name.split('.')[0]], [0, 0.0, 0, 0])
-        agg[0] += st.elements
-        agg[1] += st.spikes
-        agg[2] += st.nonzero
-        agg[3] += 1
     print(f'\n  {"stage":>5} {"neurons":>7} {"mean s":>7} {"firing rate":>11} {"nonzero":>8}')
-    summary = []
-    for k in sorted(per_stage):
-        elements, spikes, nonzero, count = per_stage[k]
-        row = dict(stage=k, neurons=count, mean_count=spikes / elements,
-                   firing_rate=spikes / elements / model.downsample2.encode_spike.max_value,
-                   nonzero_rate=nonzero / elements)
-        summary.append(row)
-        print(f'  {k:>5} {count:>7} {row["mean_count"]:>7.3f} {row["firing_rate"]:>11.3f} '
-              f'{row["nonzero_rate"]:>8.3f}')
+    for row in stages:
+        print(f'  {row["stage"]:>5} {row["neurons"]:>7} {row["mean_count"]:>7.3f} '
+              f'{row["firing_rate"]:>11.3f} {row["nonzero_rate"]:>8.3f}')
     png = os.path.join(args.work_dir, 'firing_rates.png')
-    plot_rates(stats, stage_of, png)
+    plot_rates(stats, png)
     with open(os.path.join(args.work_dir, 'spike_stats.json'), 'w') as f:
         json.dump(dict(arch=args.arch, checkpoint=ckpt, input=list(x.shape),
                        out_strides=model.out_strides, spike_driven_deviation=deviation,
-                       stages=summary,
-                       neurons={k: dict(firing_rate=v.firing_rate, nonzero_rate=v.nonzero_rate,
-                                        shape=v.shape) for k, v in stats.items()}), f, indent=1)
+                       stages=stages,
+                       neurons={split_name(k)[1]: dict(firing_rate=v.firing_rate,
+                                                       nonzero_rate=v.nonzero_rate,
+                                                       shape=v.shape)
+                                for k, v in stats.items()}), f, indent=1)
     print(f'\nbackbone demo OK: {args.arch}, {len(stats)} neurons, spike-driven == integer '
           f'(max rel. dev. {deviation:.1e}); wrote {png}')
     return 0

@@ -1,7 +1,7 @@
 """Write the deterministic toy data sets used as the default for detection/segmentation runs.
 
-    python tools/misc/make_toy_data.py {coco,ade} --out DIR [--num-train N] [--num-val N]
-                                       [--seed S] [--force]
+    python tools/dataset_converters/make_toy_data.py {coco,ade} --out DIR [--num-train N]
+                        [--num-val N] [--seed S] [--force]
 
 ``coco`` writes an instance segmentation set in COCO format (3 classes: circle, square,
 triangle), ``ade`` a semantic segmentation set in the ADE20K layout (label 0 unlabelled,
@@ -10,11 +10,12 @@ the same arguments it is reused unless ``--force`` is given.
 """
 import argparse
 import time
+from typing import List, Optional
 
 from mmsdt.datasets import generate_toy_ade, generate_toy_coco
 
 
-def parse_args(argv=None):
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('kind', choices=('coco', 'ade'), help='data set format')
     parser.add_argument('--out', required=True, help='output folder')
@@ -25,10 +26,10 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
 
-    def progress(split, done, total):
+    def progress(split: str, done: int, total: int) -> None:
         if done == total or done % 50 == 0:
             print(f'[{args.kind}] {split}: {done}/{total} images', flush=True)
 

@@ -1,6 +1,7 @@
 """The embedded default: toy data -> spiking model training -> evaluation -> pictures.
 
-    python tools/misc/run_toy.py [--task det|seg] [--config CONFIG] [--work-dir DIR]
+    python tools/run_toy.py [--task det|seg] [--config CONFIG] [--work-dir DIR]
+                            [--data-root DIR] [--num-vis N] [--cfg-options k=v ...]
 
 ``det`` (default): the toy COCO set -> spiking Mask R-CNN (2.7m E-SpikeFormer, from scratch)
 -> COCO bbox + segm evaluation (pycocotools, through mmdet's CocoMetric) -> predictions drawn
@@ -11,12 +12,13 @@ a one-line summary is printed and ``summary.json`` written to the work dir.
 import argparse
 import glob
 import json
+import logging
 import os.path as osp
+import re
 import sys
 import time
-
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+import warnings
+from typing import List, Optional
 
 TASKS = {
     'det': dict(config='configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py',
@@ -25,12 +27,54 @@ TASKS = {
                 data_root='data/toy_ade', work_dir='work_dirs/toy_segmentation'),
 }
 
+# Known-harmless third-party warnings, hidden from this tool's output only (never globally):
+# (message regex, category, regex of the module the warning is attributed to).
+KNOWN_HARMLESS_WARNINGS = (
+    # mmengine imports pkg_resources and reloads it in every ``is_installed`` call
+    (r'pkg_resources is deprecated as an API', UserWarning,
+     r'(mmengine\.utils\.package_utils|importlib)\Z'),
+    # the toy seg config keeps mmseg's default (mean over all pixels, ignored ones too)
+    (r'Default ``avg_non_ignore`` is False', UserWarning, r'mmseg\.models\.losses\.'
+     r'cross_entropy_loss\Z'),
+    # stock mmseg decode heads build their losses through the deprecated helper
+    (r'``build_loss`` would be deprecated soon', UserWarning, r'mmseg\.models\.builder\Z'),
+    # the Inferencers build the config's visualizer without a save_dir (they draw to out_dir)
+    (r"Failed to add <class 'mmengine\.visualization\.vis_backend\.LocalVisBackend'>, "
+     r'please provide the `save_dir` argument', UserWarning,
+     r'mmengine\.visualization\.visualizer\Z'),
+)
+# The same for warnings that mmengine logs (MMLogger) instead of raising: message regexes.
+KNOWN_HARMLESS_LOG_WARNINGS = (
+    # mmdet / mmseg have no "function" registry; the Inferencers fall back to mmengine's
+    r'Failed to search registry with scope "(mmdet|mmseg)" in the "function" registry tree',
+    # mmengine's own CheckpointHook uses its deprecated FileClient
+    r'"FileClient" will be deprecated in future',
+    r'"HardDiskBackend" is the alias of "LocalBackend"',
+)
 
-def step(i, n, text):
+
+def hide_known_warnings() -> None:
+    """Ignore :data:`KNOWN_HARMLESS_WARNINGS` in this process (call before importing them)."""
+    for message, category, module in KNOWN_HARMLESS_WARNINGS:
+        warnings.filterwarnings('ignore', message=message, category=category, module=module)
+
+
+class HideKnownLogWarnings(logging.Filter):
+    """A logger filter that drops the WARNING records of :data:`KNOWN_HARMLESS_LOG_WARNINGS`."""
+
+    patterns = [re.compile(p) for p in KNOWN_HARMLESS_LOG_WARNINGS]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING
+                    and any(p.match(record.getMessage()) for p in self.patterns))
+
+
+def step(i: int, n: int, text: str) -> None:
     print(f'[{i}/{n}] {text}', flush=True)
 
 
 def prepare_data(task: str, data_root: str) -> str:
+    """Generate the task's toy set under ``data_root`` unless it is there; say which."""
     from mmsdt.datasets import generate_toy_ade, generate_toy_coco
     generate = generate_toy_coco if task == 'det' else generate_toy_ade
     summary = generate(data_root)
@@ -45,7 +89,8 @@ def wrapped_dataset(dataset_cfg):
     return dataset_cfg
 
 
-def point_config_at(cfg: Config, task: str, data_root: str) -> None:
+def point_config_at(cfg, task: str, data_root: str) -> None:
+    """Point every data set (inside its wrappers) and the COCO evaluators at ``data_root``."""
     root = data_root.rstrip('/') + '/'
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         wrapped_dataset(cfg[loader].dataset).data_root = root
@@ -55,6 +100,7 @@ def point_config_at(cfg: Config, task: str, data_root: str) -> None:
 
 
 def draw(task: str, config: str, ckpt: str, data_root: str, out_dir: str, num: int) -> str:
+    """Draw the predictions of ``ckpt`` on the first ``num`` val images; returns the folder."""
     if task == 'det':
         from mmdet.apis import DetInferencer
         images = sorted(glob.glob(osp.join(data_root, 'val', '*.jpg')))[:num]
@@ -69,7 +115,12 @@ def draw(task: str, config: str, ckpt: str, data_root: str, out_dir: str, num: i
     return osp.join(out_dir, 'vis')
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
+    hide_known_warnings()
+    from mmengine.config import Config, DictAction
+
+    from mmsdt.utils.launch import build_runner, last_saved_checkpoint
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--task', choices=sorted(TASKS), default='det')
     parser.add_argument('--config')
@@ -96,14 +147,15 @@ def main(argv=None) -> int:
     cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
     step(2, n, f'training {osp.basename(config)} for {cfg.train_cfg.max_iters} iterations '
          f'(batch {cfg.train_dataloader.batch_size}); log and checkpoints in {work_dir}')
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
+    runner.logger.addFilter(HideKnownLogWarnings())  # the current MMLogger from here on
     t_train = time.time()
     runner.train()
     t_train = time.time() - t_train
+    ckpt = last_saved_checkpoint(runner)
 
     step(3, n, 'evaluation on toy val')
     metrics = runner.test()
-    ckpt = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
 
     step(4, n, f'drawing predictions on {args.num_vis} val images')
     vis_dir = draw(args.task, config, ckpt, data_root, osp.join(work_dir, 'predictions'),

@@ -1,0 +1,23 @@
+"""Deterministic toy data sets (no downloads) for detection and segmentation runs.
+
+* :mod:`.scene` renders a scene: a textured background with 1-5 circles, squares and
+  triangles painted in order (later shapes occlude earlier ones), each image from its own
+  seeded generator.
+* :mod:`.annotation` turns rendered masks into COCO polygons, boxes and instances and into
+  ADE-style label maps.
+* :mod:`.coco` (:func:`generate_toy_coco`) and :mod:`.ade` (:func:`generate_toy_ade`) write
+  the two data sets; :mod:`.fileio` holds their markers and fixed-setting file writers. The
+  same arguments always give byte-identical files, and a marker file holding the arguments,
+  written last, lets a later identical call return at once.
+
+Only numpy, cv2, json and os are used, so the package imports without mmdet or mmseg. The
+command-line front end is ``tools/dataset_converters/make_toy_data.py``.
+"""
+from .ade import TOY_ADE_CLASSES, generate_toy_ade
+from .coco import TOY_COCO_CLASSES, generate_toy_coco
+from .scene import SHAPE_KINDS, image_rng, render_scene
+
+__all__ = [
+    'generate_toy_coco', 'generate_toy_ade', 'TOY_COCO_CLASSES', 'TOY_ADE_CLASSES',
+    'SHAPE_KINDS', 'image_rng', 'render_scene'
+]

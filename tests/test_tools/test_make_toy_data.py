@@ -1,0 +1,20 @@
+"""tools/dataset_converters/make_toy_data.py: the command line of the toy-data writers."""
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_cli(tmp_path, capsys):
+    path = REPO / 'tools' / 'dataset_converters' / 'make_toy_data.py'
+    spec = importlib.util.spec_from_file_location('make_toy_data', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = str(tmp_path / 'cli')
+    summary = module.main(['coco', '--out', out, '--num-train', '3', '--num-val', '2',
+                           '--seed', '1'])
+    text = capsys.readouterr().out
+    assert 'train: 3/3' in text and 'toy coco generated' in text
+    assert summary['splits']['val']['images'] == 2
+    module.main(['coco', '--out', out, '--num-train', '3', '--num-val', '2', '--seed', '1'])
+    assert 'up to date' in capsys.readouterr().out
