@@ -1,6 +1,6 @@
 # Stage-4 policy comparison: the paper's stride-16 stage 4 (levels 4, 8, 16, 16 + 32 from the
-# neck). Anchor strides and RoI featmap_strides follow the real levels; anchor base sizes keep
-# the stock 32..512 anchor sizes. See README (stage-4 policy) for the measured comparison.
+# neck). Anchor strides and RoI featmap_strides follow the real levels; the anchor base sizes
+# keep the stock anchor sizes 32..512 (base size x scale 8). See README.md (stage-4 policy).
 _base_ = './mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py'
 
 model = dict(

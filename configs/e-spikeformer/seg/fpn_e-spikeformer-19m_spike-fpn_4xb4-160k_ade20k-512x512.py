@@ -1,34 +1,31 @@
-# Spiking Semantic FPN, E-SpikeFormer 19m, ADE20K 512x512, 160k iterations, batch 16
-# (4 GPUs x 4), AdamW lr 1e-3 / wd 0.005, decode head lr x2, 1500-iter warm-up then poly.
-_base_ = 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'], allow_failed_imports=False)
-custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
+# Spiking Semantic FPN with the E-SpikeFormer 19m backbone, ADE20K 512x512 crops, 160k
+# iterations of 16 images (4 GPUs x 4).
+_base_ = [
+    'mmseg::_base_/models/fpn_r50.py', 'mmseg::_base_/datasets/ade20k.py',
+    '../../_base_/schedules/sdt_adamw_160k.py',
+    'mmseg::_base_/default_runtime.py', '../../_base_/mmsdt_runtime.py'
+]
 
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
 pretrained = 'checkpoints/e_spikeformer_19m_imagenet.pth'
-arch = '19m'
-# The paper's pyramid: stride 2, 4, 8 and stage 4 (stride 16); channels C0/2, C0, C1, C3.
-out_indices, level_channels, feature_strides = (0, 1, 2, 4), [32, 64, 128, 360], [2, 4, 8, 16]
 
 model = dict(
     type='mmsdt.SpikeEncoderDecoder',
+    data_preprocessor=data_preprocessor,
     pretrained=None,
+    # The paper's pyramid: strides 2, 4, 8 and stage 4 (stride 16); channels C0/2, C0, C1, C3.
     backbone=dict(
-        _delete_=True, type='mmsdt.ESpikeFormer', arch=arch, out_indices=out_indices,
+        _delete_=True, type='mmsdt.ESpikeFormer', arch='19m', out_indices=(0, 1, 2, 4),
         drop_path_rate=0.1, init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-    # BN after the neck convs, as the paper's QFPN (conv + BN); becomes SyncBN on GPUs.
-    neck=dict(_delete_=True, type='mmsdt.SpikeFPN', in_channels=level_channels,
-              out_channels=128, num_outs=4, norm_cfg=dict(type='BN', requires_grad=True)),
+    # mmseg's FPN with a spike (integer count 0..4) before every conv and BN after the convs,
+    # as the paper's QFPN (conv + BN); the BN becomes SyncBN on several GPUs.
+    neck=dict(in_channels=[32, 64, 128, 360], out_channels=128,
+              norm_cfg=dict(type='BN', requires_grad=True),
+              conv_cfg=dict(type='mmsdt.SpikeConv2d')),
+    # spike_cfg norm=4: the head's spikes are counts / 4 (0..1), as the paper's QFPNHead
     decode_head=dict(type='mmsdt.SpikeFPNHead', in_channels=[128, 128, 128, 128],
-                     feature_strides=feature_strides, channels=128, num_classes=150))
+                     feature_strides=[2, 4, 8, 16], channels=128, num_classes=150,
+                     spike_cfg=dict(norm=4)))
 
-optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.005),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=2.0)}))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000),
-]
-train_dataloader = dict(batch_size=4)  # x 4 GPUs = 16
-# mmengine's Runner converts every BN to SyncBN for GPU training.
-sync_bn = 'torch'
+train_dataloader = dict(batch_size=4)  # x 4 GPUs = 16 images per step

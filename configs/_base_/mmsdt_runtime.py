@@ -1,0 +1,8 @@
+# mmsdt additions to a stock default_runtime.py (list both in `_base_`; no key is shared).
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'], allow_failed_imports=False)
+# Saves checkpoints that torch.load(weights_only=True) accepts, so `--resume` works (mmengine's
+# log-buffer histories, which it cannot unpickle, are dropped when saving).
+custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
+# Multi-GPU training: mmengine's Runner converts every BN layer (backbone, neck, heads) to
+# SyncBN; a single-process run keeps plain BN.
+sync_bn = 'torch'

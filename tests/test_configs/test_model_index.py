@@ -1,0 +1,87 @@
+"""model-index.yml and the metafiles describe exactly the configs that exist, truthfully."""
+from pathlib import Path
+
+import pytest
+import yaml
+from mmengine.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _yaml(path):
+    with open(path, encoding='utf-8') as f:
+        return yaml.safe_load(f)
+
+
+def _metafiles():
+    return [REPO / p for p in _yaml(REPO / 'model-index.yml')['Import']]
+
+
+def _models():
+    return [(meta, model) for meta in _metafiles() for model in _yaml(meta)['Models']]
+
+
+MODELS = _models()
+
+
+def test_every_metafile_is_imported_and_exists():
+    imported = _metafiles()
+    assert all(p.is_file() for p in imported), imported
+    found = {p for p in (REPO / 'configs').rglob('metafile.y*ml')}
+    assert set(imported) == found
+    assert len(imported) == len(set(imported))
+
+
+def test_every_config_is_in_a_metafile():
+    configs = {p.relative_to(REPO).as_posix() for p in (REPO / 'configs').rglob('*.py')
+               if '_base_' not in p.parts}
+    listed = [m['Config'] for _, m in MODELS]
+    assert len(listed) == len(set(listed)), 'a config is listed twice'
+    assert configs == set(listed)
+
+
+@pytest.mark.parametrize('meta,model', MODELS, ids=[m['Name'] for _, m in MODELS])
+def test_model_entry(meta, model):
+    path = REPO / model['Config']
+    assert path.is_file(), model['Config']
+    assert path.parent == meta.parent, 'a metafile lists only the configs of its folder'
+    assert model['Name'] == path.stem
+    collections = {c['Name'] for c in _yaml(meta)['Collections']}
+    assert model['In Collection'] in collections
+    cfg = Config.fromfile(str(path))
+    assert cfg.model.backbone.type == 'mmsdt.ESpikeFormer'
+    meta_data = model['Metadata']
+    # the name's `{gpus}xb{batch}-{schedule}` token, the config and the metafile agree
+    gpus_batch, schedule = path.stem.split('_')[3].split('-')
+    if schedule.endswith('x'):  # mmdet's 1x = 12 epochs
+        assert cfg.train_cfg.max_epochs == meta_data['Epochs'] == 12 * int(schedule[:-1])
+    else:
+        iters = int(schedule[:-1]) * (1000 if schedule.endswith('k') else 1)
+        assert cfg.train_cfg.max_iters == meta_data['Iterations'] == iters
+    gpus, per_gpu = gpus_batch.split('xb')
+    assert cfg.train_dataloader.batch_size == int(per_gpu)
+    assert meta_data['Batch Size'] == int(gpus) * int(per_gpu)
+    for result in model.get('Results', []):
+        assert {'Task', 'Dataset', 'Metrics'} <= set(result)
+        assert all(isinstance(v, (int, float)) for v in result['Metrics'].values())
+
+
+def test_backbone_parameter_counts():
+    """`Parameters (backbone)` is the real count of the configured arch (no ImageNet head)."""
+    from mmsdt.models import ESpikeFormer
+    counts = {}
+    for _, model in MODELS:
+        arch = Config.fromfile(str(REPO / model['Config'])).model.backbone.arch
+        if arch not in counts:
+            counts[arch] = sum(p.numel() for p in ESpikeFormer(arch=arch).parameters())
+        assert model['Metadata']['Parameters (backbone)'] == counts[arch], model['Name']
+    assert counts['2.7m'] == 2573048 and counts['19m'] == 18626504
+
+
+def test_collections_are_complete_and_their_readmes_exist():
+    for meta in _metafiles():
+        for collection in _yaml(meta)['Collections']:
+            assert {'Name', 'Metadata', 'Paper', 'README', 'Code'} <= set(collection)
+            assert {'URL', 'Title'} <= set(collection['Paper'])
+            assert (REPO / collection['Code']['URL']).is_file()
+            assert (REPO / collection['README']).is_file(), collection['README']
