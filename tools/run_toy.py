@@ -38,6 +38,9 @@ KNOWN_HARMLESS_WARNINGS = (
      r'cross_entropy_loss\Z'),
     # stock mmseg decode heads build their losses through the deprecated helper
     (r'``build_loss`` would be deprecated soon', UserWarning, r'mmseg\.models\.builder\Z'),
+    # a predicted box / mask polygon that reaches past the image border is drawn clipped
+    (r'Warning: The (bbox|polygon) is out of bounds', UserWarning,
+     r'mmengine\.visualization\.visualizer\Z'),
     # the Inferencers build the config's visualizer without a save_dir (they draw to out_dir)
     (r"Failed to add <class 'mmengine\.visualization\.vis_backend\.LocalVisBackend'>, "
      r'please provide the `save_dir` argument', UserWarning,
