@@ -1,9 +1,10 @@
 """mmsdt models; importing this package registers them in ``mmsdt.registry.MODELS``.
 
 The backbone and the spiking layers need only torch, mmengine and timm. The detection
-components import mmdet and the segmentation components mmseg; each group is imported only
-when its package is installed, otherwise its names are registered as placeholders that raise
-an ImportError naming the package (see :mod:`mmsdt.models.task_packages`).
+components import mmdet, the segmentation components mmseg and the classification head
+mmpretrain; each group is imported only when its package is installed, otherwise its names
+are registered as placeholders that raise an ImportError naming the package (see
+:mod:`mmsdt.models.task_packages`).
 """
 from .backbones import ESpikeFormer
 from .spike_layers import SpikeConv2d, SpikeConvTranspose2d, SpikeLinear
@@ -17,6 +18,9 @@ DET_PACKAGE = TaskPackage(
 SEG_PACKAGE = TaskPackage(
     import_name='mmseg', requirement='mmsegmentation==1.2.2', extra='seg',
     components=('SpikeFPNHead', 'SpikeEncoderDecoder'))
+CLS_PACKAGE = TaskPackage(
+    import_name='mmpretrain', requirement='mmpretrain==1.2.0', extra='cls',
+    components=('SpikeLinearClsHead', ))
 
 __all__ = ['ESpikeFormer', 'SpikeConv2d', 'SpikeLinear', 'SpikeConvTranspose2d']
 
@@ -38,3 +42,8 @@ if is_installed(SEG_PACKAGE.import_name):
 else:
     register_placeholders(SEG_PACKAGE)
 
+if is_installed(CLS_PACKAGE.import_name):
+    from .heads import SpikeLinearClsHead  # noqa: F401
+    __all__ += CLS_PACKAGE.components
+else:
+    register_placeholders(CLS_PACKAGE)

@@ -1,10 +1,11 @@
-"""Optional task packages (mmdet, mmseg): what needs them, and a clear error without them.
+"""Optional task packages (mmdet, mmseg, mmpretrain): what needs them, and a clear error
+without them.
 
-``mmsdt.models`` imports its detection components only when mmdet is installed and its
-segmentation components only when mmseg is. Without the package, each missing component is
-registered under its own name as a placeholder that raises an ``ImportError`` naming the
-package and the pip extra, so a config asking for it fails with that message instead of
-"not in the registry".
+``mmsdt.models`` imports its detection components only when mmdet is installed, its
+segmentation components only when mmseg is and its classification head only when mmpretrain
+is. Without the package, each missing component is registered under its own name as a
+placeholder that raises an ``ImportError`` naming the package and the pip extra, so a config
+asking for it fails with that message instead of "not in the registry".
 """
 import importlib
 from dataclasses import dataclass

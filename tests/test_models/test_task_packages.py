@@ -1,5 +1,6 @@
-"""``import mmsdt.models`` without mmdet / mmseg: the backbone and spiking layers build, the
-detection / segmentation components fail with an error naming the missing package."""
+"""``import mmsdt.models`` without mmdet / mmseg / mmpretrain: the backbone and spiking layers
+build, the detection / segmentation / classification components fail with an error naming the
+missing package."""
 import subprocess
 import sys
 import textwrap
@@ -14,17 +15,17 @@ HIDE = textwrap.dedent('''
     import sys
 
     class HideTaskPackages:
-        """Behaves as if mmdet and mmseg were not installed."""
+        """Behaves as if the packages in HIDDEN were not installed."""
 
         def find_spec(self, name, path=None, target=None):
-            if name.split('.')[0] in ('mmdet', 'mmseg'):
+            if name.split('.')[0] in HIDDEN:
                 raise ModuleNotFoundError(f'No module named {name!r}', name=name)
             return None
 
     sys.meta_path.insert(0, HideTaskPackages())
 ''')
 
-WITHOUT_TASK_PACKAGES = HIDE + textwrap.dedent('''
+WITHOUT_TASK_PACKAGES = "HIDDEN = ('mmdet', 'mmseg')" + HIDE + textwrap.dedent('''
     import pytest
     import torch
     from mmcv.cnn import build_conv_layer
@@ -38,6 +39,8 @@ WITHOUT_TASK_PACKAGES = HIDE + textwrap.dedent('''
     assert backbone(torch.rand(1, 3, 32, 32))[0].shape == (1, 128, 2, 2)
     conv = build_conv_layer(dict(type='mmsdt.SpikeConv2d'), 3, 4, 1)
     assert type(conv).__name__ == 'SpikeConv2d'
+    head = CLS_MODELS.build(dict(type='mmsdt.SpikeLinearClsHead', num_classes=3, in_channels=8))
+    assert type(head.fc).__name__ == 'SpikeLinear'  # a classification-only install works
     for name, package, extra in (('SpikeMaskRCNN', 'mmdet', 'det'),
                                  ('SpikeFCNMaskHead', 'mmdet', 'det'),
                                  ('SpikeFPNHead', 'mmseg', 'seg'),
@@ -53,18 +56,44 @@ WITHOUT_TASK_PACKAGES = HIDE + textwrap.dedent('''
 ''')
 
 
-def test_models_import_and_fail_clearly_without_mmdet_and_mmseg():
-    proc = subprocess.run([sys.executable, '-c', WITHOUT_TASK_PACKAGES], capture_output=True,
-                          text=True)
+WITHOUT_MMPRETRAIN = "HIDDEN = ('mmpretrain', )" + HIDE + textwrap.dedent('''
+    import pytest
+    import torch
+    from mmdet.registry import MODELS as DET_MODELS
+
+    import mmsdt.models
+    from mmsdt.registry import MODELS
+
+    assert 'mmpretrain' not in sys.modules
+    backbone = MODELS.build(dict(type='ESpikeFormer', arch='2.7m', num_classes=3))
+    assert backbone(torch.rand(1, 3, 32, 32)).shape == (1, 3)
+    for registry in (MODELS, DET_MODELS):
+        with pytest.raises(ImportError) as err:
+            registry.build(dict(type='mmsdt.SpikeLinearClsHead', num_classes=3, in_channels=8))
+        message = str(err.value)
+        assert 'mmsdt.SpikeLinearClsHead needs mmpretrain (mmpretrain==1.2.0, ' in message
+        assert "pip install 'mmsdt[cls]'" in message, message
+    assert 'SpikeLinearClsHead' not in mmsdt.models.__all__
+    assert 'SpikeMaskRCNN' in mmsdt.models.__all__
+    print('ok')
+''')
+
+
+@pytest.mark.parametrize('script', [WITHOUT_TASK_PACKAGES, WITHOUT_MMPRETRAIN],
+                         ids=['without-mmdet-mmseg', 'without-mmpretrain'])
+def test_models_import_and_fail_clearly_without_task_packages(script):
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ['ok']
 
 
-@pytest.mark.parametrize('package', [mmsdt.models.DET_PACKAGE, mmsdt.models.SEG_PACKAGE])
+@pytest.mark.parametrize('package', [mmsdt.models.DET_PACKAGE, mmsdt.models.SEG_PACKAGE,
+                                     mmsdt.models.CLS_PACKAGE])
 def test_placeholder_names_are_exactly_what_the_task_modules_register(package):
     """With the package installed, the names its modules register are the placeholder list."""
     folders = {'mmdet': ('dense_heads', 'roi_heads', 'detectors'),
-               'mmseg': ('decode_heads', 'segmentors')}[package.import_name]
+               'mmseg': ('decode_heads', 'segmentors'),
+               'mmpretrain': ('heads', )}[package.import_name]
     registered = {name for name, obj in MODELS.module_dict.items()
                   if obj.__module__.split('.')[2] in folders}
     assert registered == set(package.components)
@@ -74,7 +103,7 @@ def test_placeholder_names_are_exactly_what_the_task_modules_register(package):
 def test_is_installed_tells_a_missing_package_from_a_broken_one(tmp_path, monkeypatch):
     (tmp_path / 'mmsdt_broken_pkg.py').write_text('import mmsdt_missing_dependency\n')
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert is_installed('mmdet') and is_installed('mmseg')
+    assert is_installed('mmdet') and is_installed('mmseg') and is_installed('mmpretrain')
     assert not is_installed('mmsdt_no_such_package')
     with pytest.raises(ModuleNotFoundError, match='mmsdt_missing_dependency'):
         is_installed('mmsdt_broken_pkg')

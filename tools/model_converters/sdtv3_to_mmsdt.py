@@ -3,8 +3,10 @@
     python tools/model_converters/sdtv3_to_mmsdt.py IN.pth OUT.pth
 
 The output holds ``{'meta': ..., 'state_dict': ...}`` with backbone keys under ``backbone.``
-and the ImageNet classifier under ``head.fc.`` (mmpretrain naming); it loads with stock
-``torch.load`` (no pickled Namespace) and with ``init_cfg=dict(type='Pretrained', ...)``.
+and the ImageNet classifier under ``head.fc.`` (mmpretrain naming): exactly the keys of
+mmpretrain's ``ImageClassifier(backbone=mmsdt.ESpikeFormer, neck=GlobalAveragePooling,
+head=mmsdt.SpikeLinearClsHead)``. It loads with stock ``torch.load`` (no pickled Namespace)
+and with ``init_cfg=dict(type='Pretrained', ...)``.
 Before writing, the weights are loaded strictly into the matching ``ESpikeFormer``.
 """
 import argparse

@@ -6,10 +6,11 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.registry import MODELS
-from mmsdt.snn import MultiSpike, compact_spike_storage, spike_linear
+from mmsdt.snn import SpikeLinear, compact_spike_storage
 from mmsdt.utils.checkpoint import load_backbone_checkpoint
 from .e_spikeformer_blocks import SpikeConvBlock, SpikeDownsample, SpikeTransformerBlock
 
@@ -48,9 +49,15 @@ class ESpikeFormer(BaseModule):
         in_channels (int): image channels.
         out_indices (Sequence[int] | int): stages whose outputs are returned, negative
             allowed. Default (1, 2, 3, 4).
-        num_classes (int): > 0 adds the ImageNet head (global average -> integer spike with
-            ``norm=1`` -> Linear, named ``head`` as in the released files) and ``forward``
-            then returns logits; 0 (default) for dense prediction.
+        num_classes (int): > 0 adds the ImageNet head and ``forward`` then returns logits; 0
+            (default) for dense prediction. A convenience for running a released file
+            as it is: the head is global average pooling -> ``head``, an
+            :class:`~mmsdt.snn.SpikeLinear` (integer spike with ``spike_cfg`` but ``norm=1``,
+            then Linear; keys ``head.weight`` / ``head.bias`` as in the released files). It
+            is the same pooling and layer as mmpretrain's ``GlobalAveragePooling`` neck plus
+            ``mmsdt.SpikeLinearClsHead``, so both give the same logits (for the same
+            ``spike_cfg``); train and evaluate classifiers with that mmpretrain
+            ``ImageClassifier``.
         frozen_stages (int): stages ``0 .. frozen_stages - 1`` are frozen (eval mode, no
             gradient); -1 or 0 freeze nothing.
         norm_eval (bool): keep every BN in eval mode during training.
@@ -145,8 +152,7 @@ class ESpikeFormer(BaseModule):
 
         self.num_classes = num_classes
         if num_classes > 0:
-            self.head_spike = MultiSpike(**{**spike_cfg, 'norm': 1})
-            self.head = nn.Linear(C3, num_classes)
+            self.head = SpikeLinear(C3, num_classes, spike_cfg={**spike_cfg, 'norm': 1})
             nn.init.trunc_normal_(self.head.weight, std=.02)
             nn.init.zeros_(self.head.bias)
 
@@ -250,8 +256,9 @@ class ESpikeFormer(BaseModule):
         return tuple(outs)
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        """ImageNet logits from the last feature map."""
-        return spike_linear(self.head, self.head_spike(x.flatten(2).mean(2)))
+        """ImageNet logits from the last feature map: the global average (the operation of
+        mmpretrain's ``GlobalAveragePooling``), then the spiking ``head``."""
+        return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
     def forward(self, x: torch.Tensor):
         """Feature maps at ``out_indices`` (a tuple), or logits when ``num_classes > 0``."""

@@ -5,7 +5,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.models import ESpikeFormer
-from mmsdt.snn import MultiSpike, SpikeRecorder, spike_driven
+from mmsdt.snn import MultiSpike, SpikeLinear, SpikeRecorder, spike_driven
 
 ARCHS = ['2.7m', '5.1m', '10m', '19m']
 PARAMS_WITH_HEAD = [2_702_048, 5_105_608, 10_023_112, 18_987_504]
@@ -35,7 +35,9 @@ def test_state_dict_keys_are_the_released_ones():
     assert not hasattr(model.block3[0].attn, 'head_spike')
     with_head = ESpikeFormer('19m', num_classes=1000)
     assert list(with_head.state_dict()) == keys + ['head.weight', 'head.bias']
-    assert isinstance(with_head.head_spike, MultiSpike) and with_head.head_spike.norm == 1.0
+    # the head is one SpikeLinear (its neuron adds no key), as mmsdt.SpikeLinearClsHead's fc
+    assert type(with_head.head) is SpikeLinear and with_head.head.spike.norm == 1.0
+    assert with_head.head.spike.max_value == 4 and not hasattr(with_head, 'head_spike')
 
 
 def test_forward_stages_returns_every_stage_output():

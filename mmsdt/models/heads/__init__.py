@@ -1,0 +1,4 @@
+"""Spiking classification heads for mmpretrain."""
+from .spike_linear_cls_head import SpikeLinearClsHead
+
+__all__ = ['SpikeLinearClsHead']
