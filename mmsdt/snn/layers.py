@@ -37,7 +37,23 @@ def integer_spike_cfg(spike_cfg: Optional[dict] = None) -> dict:
     return cfg
 
 
-class SpikeConv2d(nn.Conv2d):
+class _SpikeInput:
+    """Mixin placed before a torch linear layer: a ``spike`` neuron in front of it.
+
+    ``__init__`` takes the layer's own arguments plus ``spike_cfg``; ``forward`` spikes the
+    input and runs the layer through :func:`~mmsdt.snn.spike_linear` (the layer's own
+    ``forward`` in integer mode, per binary map in spike-driven mode).
+    """
+
+    def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spike = MultiSpike(**integer_spike_cfg(spike_cfg))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return spike_linear(self, self.spike(x), dense=super().forward)
+
+
+class SpikeConv2d(_SpikeInput, nn.Conv2d):
     """``nn.Conv2d`` fed by integer spikes: ``forward(x) = conv(MultiSpike(x))``.
 
     Args:
@@ -56,15 +72,8 @@ class SpikeConv2d(nn.Conv2d):
         ['bias', 'weight']
     """
 
-    def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.spike = MultiSpike(**integer_spike_cfg(spike_cfg))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return spike_linear(self, self.spike(x), dense=super().forward)
-
-
-class SpikeLinear(nn.Linear):
+class SpikeLinear(_SpikeInput, nn.Linear):
     """``nn.Linear`` fed by integer spikes: ``forward(x) = linear(MultiSpike(x))``.
 
     Args:
@@ -73,15 +82,8 @@ class SpikeLinear(nn.Linear):
             layer; ``norm`` defaults to 1 (integer spikes, see :func:`integer_spike_cfg`).
     """
 
-    def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.spike = MultiSpike(**integer_spike_cfg(spike_cfg))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return spike_linear(self, self.spike(x), dense=super().forward)
-
-
-class SpikeConvTranspose2d(nn.ConvTranspose2d):
+class SpikeConvTranspose2d(_SpikeInput, nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` fed by integer spikes (``output_size`` is not supported).
 
     Args:
@@ -90,13 +92,6 @@ class SpikeConvTranspose2d(nn.ConvTranspose2d):
         spike_cfg (dict, optional): arguments of the :class:`~mmsdt.snn.MultiSpike` before the
             deconv; ``norm`` defaults to 1 (integer spikes, see :func:`integer_spike_cfg`).
     """
-
-    def __init__(self, *args, spike_cfg: Optional[dict] = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.spike = MultiSpike(**integer_spike_cfg(spike_cfg))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return spike_linear(self, self.spike(x), dense=super().forward)
 
 
 _SPIKING = (SpikeConv2d, SpikeLinear, SpikeConvTranspose2d)

@@ -11,6 +11,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmsdt.models import ESpikeFormer, SpikeLinearClsHead
 from mmsdt.snn import SpikeLinear, SpikeTrain, spike_driven
 from mmsdt.utils import CheckpointError
+from mmsdt.utils.checkpoint import load_checkpoint_file
 
 REPO = Path(__file__).resolve().parents[3]
 ARCHS = {'2.7m': 128, '5.1m': 192, '10m': 240, '19m': 360}  # arch -> stage-4 channels C3
@@ -108,7 +109,7 @@ def test_converter_keys_are_exactly_the_classifier_keys(arch, released, mmpretra
                                                                     'head.fc.weight']
     assert set(written) == set(clf.state_dict())
     load_checkpoint(clf, str(converted), strict=True)  # no missing, unexpected or resized key
-    original = torch.load(released_file, map_location='cpu', weights_only=False)['model']
+    original = load_checkpoint_file(str(released_file))['model']  # allow-listed loader
     assert torch.equal(clf.head.fc.weight, original['head.weight'])
     assert torch.equal(clf.head.fc.bias, original['head.bias'])
 
