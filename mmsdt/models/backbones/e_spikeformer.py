@@ -65,6 +65,9 @@ class ESpikeFormer(BaseModule):
         layer_scale_init_value (float, optional): per-channel scale of the transformer
             branches (off by default: the released weights have none).
         stage4_stride (int): stride of ``downsample4``; 1 (paper, output stride 16) or 2.
+        stem_stride (int): stride of the 7x7 stem conv; 2 (paper) or 1 for small images
+            such as CIFAR's 32x32 (every stage stride halves: 1, 2, 4, 8, 8, so a 32x32
+            image ends in a 4x4 map instead of 2x2). The weights keep their shapes.
         spike_cfg (dict): arguments of every :class:`~mmsdt.snn.MultiSpike`
             (default D=4, norm=4, half-to-even rounding).
         zero_init_residual (bool): zero the weight of the last BN of every residual branch,
@@ -103,6 +106,7 @@ class ESpikeFormer(BaseModule):
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: Optional[float] = None,
                  stage4_stride: int = 1,
+                 stem_stride: int = 2,
                  spike_cfg: Optional[dict] = None,
                  zero_init_residual: bool = False,
                  compact_spikes: bool = True,
@@ -114,6 +118,8 @@ class ESpikeFormer(BaseModule):
         heads, ratio = arch['num_heads'], arch['mlp_ratio']
         if stage4_stride not in (1, 2):
             raise ValueError(f'stage4_stride must be 1 or 2, got {stage4_stride!r}')
+        if stem_stride not in (1, 2):
+            raise ValueError(f'stem_stride must be 1 or 2, got {stem_stride!r}')
         spike_cfg = dict(spike_cfg or {})
         self.arch = arch
         self.embed_dims = (C0, C1, C2, C3)
@@ -133,7 +139,8 @@ class ESpikeFormer(BaseModule):
                                       spike_cfg) for _ in range(n))
 
         # Stage 0 (stride 2); the stem sees the analog image, so it has no spike.
-        self.downsample1_1 = SpikeDownsample(in_channels, C0 // 2, 7, 2, 3, True, spike_cfg)
+        self.downsample1_1 = SpikeDownsample(in_channels, C0 // 2, 7, stem_stride, 3, True,
+                                             spike_cfg)
         self.ConvBlock1_1 = conv_blocks(C0 // 2, depths[0])
         # Stage 1 (stride 4)
         self.downsample1_2 = SpikeDownsample(C0 // 2, C0, 3, 2, 1, spike_cfg=spike_cfg)
@@ -163,7 +170,8 @@ class ESpikeFormer(BaseModule):
                         nn.init.zeros_(norm.weight)
 
         self.out_indices = self._parse_out_indices(out_indices)
-        stage_strides = (2, 4, 8, 16, 16 * stage4_stride)
+        stage_strides = tuple(s * stem_stride // 2 for s in (2, 4, 8, 16, 16 * stage4_stride))
+        self.num_layers = 1 + sum(depths)  # the stem and the blocks (get_layer_depth)
         stage_channels = (C0 // 2, C0, C1, C2, C3)
         self.out_strides: Tuple[int, ...] = tuple(stage_strides[i] for i in self.out_indices)
         self.out_channels: Tuple[int, ...] = tuple(stage_channels[i] for i in self.out_indices)
@@ -222,6 +230,40 @@ class ESpikeFormer(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:
+        """Layer id of a parameter for layer-wise lr decay (mmpretrain's convention).
+
+        The stem conv (``downsample1_1``) is layer 0, the blocks are layers 1..sum(depths) in
+        forward order, and each later downsample belongs to the first block after it.
+        Parameters outside ``prefix`` (neck, classifier head) and the backbone's own ``head``
+        are layer ``num_layers``; the number of layers returned is ``num_layers + 1`` (so with
+        mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` the head keeps the base lr
+        and layer ``i`` gets ``rate ** (num_layers - i)``).
+
+        Args:
+            param_name (str): parameter name, e.g. ``'backbone.block3.0.attn.q_conv.0.weight'``.
+            prefix (str): the backbone's prefix in ``param_name`` (``'backbone.'`` when
+                called by mmpretrain's ``ImageClassifier.get_layer_depth``).
+
+        Returns:
+            tuple[int, int]: the layer id and the number of layer ids.
+        """
+        num_ids = self.num_layers + 1
+        if not param_name.startswith(prefix):
+            return self.num_layers, num_ids
+        parts = param_name[len(prefix):].split('.')
+        next_block = 1
+        for stage in STAGE_LAYOUT:
+            for name in stage:
+                module = getattr(self, name)
+                if isinstance(module, nn.ModuleList):
+                    if parts[0] == name:
+                        return next_block + int(parts[1]), num_ids
+                    next_block += len(module)
+                elif parts[0] == name:
+                    return (0 if name == 'downsample1_1' else next_block), num_ids
+        return self.num_layers, num_ids
 
     # ------------------------------------------------------------------ weights
     def init_weights(self) -> None:

@@ -91,6 +91,62 @@ def test_default_out_indices_and_stage4_stride_option():
         ESpikeFormer('2.7m', out_indices=(5, ))
 
 
+def test_stem_stride_for_small_images():
+    model = ESpikeFormer('2.7m', out_indices=(0, 1, 2, 3, 4), stem_stride=1)
+    assert model.out_strides == (1, 2, 4, 8, 8)
+    outs = model(torch.rand(1, 3, 32, 32))
+    assert [tuple(o.shape[2:]) for o in outs] == [(32, 32), (16, 16), (8, 8), (4, 4), (4, 4)]
+    assert model.downsample1_1.encode_conv.stride == (1, 1)
+    paper = ESpikeFormer('2.7m')
+    assert {k: v.shape for k, v in model.state_dict().items()} == \
+        {k: v.shape for k, v in paper.state_dict().items()}  # released weights still load
+    with pytest.raises(ValueError, match='stem_stride'):
+        ESpikeFormer('2.7m', stem_stride=4)
+
+
+def test_layer_depth_orders_stem_blocks_and_head():
+    model = ESpikeFormer('2.7m', num_classes=10)
+    assert model.num_layers == 13  # stem + 1 + 1 + 2 + 6 + 2 blocks
+    depth = model.get_layer_depth
+    assert depth('downsample1_1.encode_conv.weight') == (0, 14)
+    assert depth('ConvBlock1_1.0.conv1.weight') == (1, 14)
+    assert depth('downsample1_2.encode_bn.bias') == (2, 14)  # with the block after it
+    assert depth('ConvBlock1_2.0.bn2.weight') == (2, 14)
+    assert depth('ConvBlock2_1.0.conv1.weight') == (3, 14)
+    assert depth('ConvBlock2_2.0.conv1.weight') == (4, 14)
+    assert depth('block3.0.attn.q_conv.0.weight') == (5, 14)
+    assert depth('block3.5.mlp.fc2_conv.bias') == (10, 14)
+    assert depth('downsample4.encode_conv.weight') == (11, 14)
+    assert depth('block4.1.mlp.fc2_bn.weight') == (12, 14)
+    assert depth('head.weight') == (13, 14)
+    # mmpretrain's prefixed call from ImageClassifier: outside the prefix = the cls head
+    assert depth('backbone.block4.1.attn.v_conv.0.weight', 'backbone.') == (12, 14)
+    assert depth('head.fc.weight', 'backbone.') == (13, 14)
+    # every parameter gets an id, monotone in forward order
+    ids = [depth(n)[0] for n, _ in model.named_parameters()]
+    assert ids == sorted(ids) and set(ids) == set(range(14))
+
+
+def test_layer_wise_lr_decay_with_mmpretrain_constructor(mmpretrain_scope):
+    from mmpretrain.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+    clf = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='mmsdt.ESpikeFormer', arch='2.7m', out_indices=(4, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='mmsdt.SpikeLinearClsHead', num_classes=5, in_channels=128)))
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type='LearningRateDecayOptimWrapperConstructor',
+        optim_wrapper_cfg=dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05)),
+        paramwise_cfg=dict(layer_decay_rate=0.5, flat_decay_mult=0.0)))
+    groups = {g['param_name']: g for g in constructor(clf).optimizer.param_groups}
+    assert groups['head.fc.weight']['lr'] == pytest.approx(1e-3)
+    assert groups['backbone.block4.1.mlp.fc1_conv.weight']['lr'] == pytest.approx(5e-4)
+    assert groups['backbone.downsample1_1.encode_conv.weight']['lr'] == pytest.approx(
+        1e-3 * 0.5**13)
+    assert groups['backbone.block3.0.attn.q_conv.1.weight']['weight_decay'] == 0.0  # 1-D
+    assert groups['backbone.block3.0.attn.q_conv.0.weight']['weight_decay'] == 0.05
+
+
 def test_classification_head():
     model = ESpikeFormer('2.7m', num_classes=10).eval()
     assert model(torch.rand(2, 3, 64, 64)).shape == (2, 10)
