@@ -1,4 +1,4 @@
-"""Deterministic toy data sets (no downloads) for detection and segmentation runs.
+"""Deterministic toy data sets (no downloads) for detection, segmentation and classification.
 
 * :mod:`.scene` renders a scene: a textured background with 1-5 circles, squares and
   triangles painted in order (later shapes occlude earlier ones), each image from its own
@@ -6,18 +6,22 @@
 * :mod:`.annotation` turns rendered masks into COCO polygons, boxes and instances and into
   ADE-style label maps.
 * :mod:`.coco` (:func:`generate_toy_coco`) and :mod:`.ade` (:func:`generate_toy_ade`) write
-  the two data sets; :mod:`.fileio` holds their markers and fixed-setting file writers. The
-  same arguments always give byte-identical files, and a marker file holding the arguments,
-  written last, lets a later identical call return at once.
+  the two dense data sets and :mod:`.cls` (:func:`generate_toy_cls`) a classification set
+  of six shape / texture classes in the ImageNet folder layout; :mod:`.fileio` holds their
+  markers and fixed-setting file writers. The same arguments always give byte-identical
+  files, and a marker file holding the arguments, written last, lets a later identical call
+  return at once.
 
 Only numpy, cv2, json and os are used, so the package imports without mmdet or mmseg. The
 command-line front end is ``tools/dataset_converters/make_toy_data.py``.
 """
 from .ade import TOY_ADE_CLASSES, generate_toy_ade
+from .cls import TOY_CLS_CLASSES, generate_toy_cls, render_toy_cls_image
 from .coco import TOY_COCO_CLASSES, generate_toy_coco
 from .scene import SHAPE_KINDS, image_rng, render_scene
 
 __all__ = [
-    'generate_toy_coco', 'generate_toy_ade', 'TOY_COCO_CLASSES', 'TOY_ADE_CLASSES',
+    'generate_toy_coco', 'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES',
+    'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES', 'render_toy_cls_image',
     'SHAPE_KINDS', 'image_rng', 'render_scene'
 ]
