@@ -1,5 +1,9 @@
 """Evaluate a checkpoint with a detection, segmentation or classification config.
 
+The checkpoint must fit the model exactly (every key, every shape); otherwise the error names
+the first offending key. Classification configs report top-1 / top-5 (mmpretrain's
+``Accuracy``) on their val / test folder.
+
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
 """
@@ -7,6 +11,9 @@ import argparse
 import os.path as osp
 
 
+from mmengine.model import is_model_wrapper
+
+from mmsdt.utils import load_model_checkpoint
 from mmsdt.utils.launch import (add_common_args, build_runner, finish_distributed,
                                 load_tool_config)
 
@@ -41,7 +48,13 @@ def main(argv=None) -> None:
         cfg.test_evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
             else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
-    build_runner(cfg).test()
+    runner = build_runner(cfg)
+    # mmengine's load_from only warns about missing / unexpected / resized keys and would
+    # evaluate a partly random model: load strictly first (the runner then loads the same
+    # file again, so its hooks, e.g. EMA, see it as usual)
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    load_model_checkpoint(model, args.checkpoint, logger=runner.logger)
+    runner.test()
     finish_distributed()
 
 

@@ -1,6 +1,9 @@
 """mmengine extensions (hooks, optimizer wrapper constructors); importing this package
 registers them."""
-from .hooks import SafeCheckpointHook
+from .hooks import ClassDataCheckHook, ClassDataError, SafeCheckpointHook
 from .optimizers import MergedGroupsOptimWrapperConstructor, merge_param_groups
 
-__all__ = ['SafeCheckpointHook', 'MergedGroupsOptimWrapperConstructor', 'merge_param_groups']
+__all__ = [
+    'SafeCheckpointHook', 'ClassDataCheckHook', 'ClassDataError',
+    'MergedGroupsOptimWrapperConstructor', 'merge_param_groups'
+]

@@ -1,10 +1,10 @@
 """Utilities: checkpoint loading and conversion, launch helpers."""
 from .checkpoint import (CheckpointError, LoadReport, allow_trusted_checkpoint_globals,
-                         extract_backbone_state_dict, infer_arch, load_backbone_checkpoint,
-                         load_checkpoint_file)
+                         extract_backbone_state_dict, extract_state_dict, infer_arch,
+                         load_backbone_checkpoint, load_checkpoint_file, load_model_checkpoint)
 
 __all__ = [
     'CheckpointError', 'LoadReport', 'allow_trusted_checkpoint_globals',
-    'extract_backbone_state_dict', 'infer_arch', 'load_backbone_checkpoint',
-    'load_checkpoint_file'
+    'extract_backbone_state_dict', 'extract_state_dict', 'infer_arch',
+    'load_backbone_checkpoint', 'load_checkpoint_file', 'load_model_checkpoint'
 ]

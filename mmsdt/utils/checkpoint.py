@@ -75,15 +75,12 @@ def _is_state_dict(obj) -> bool:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
 
 
-def extract_backbone_state_dict(ckpt: dict, prefix: Optional[str] = None,
-                                source: str = '<checkpoint>') -> Dict[str, torch.Tensor]:
-    """The backbone state dict inside a released, mmengine or bare checkpoint.
+def extract_state_dict(ckpt: dict, source: str = '<checkpoint>') -> Dict[str, torch.Tensor]:
+    """The state dict inside a released, mmengine or bare checkpoint.
 
-    * ``state_dict`` (mmengine) is preferred, then ``model`` (released files), else the dict
-      itself if it is a bare state dict.
-    * A ``module.`` prefix on every key (DDP) is removed.
-    * With ``prefix`` (e.g. ``'backbone.'``) only keys under it are kept, stripped. Without it,
-      ``backbone.`` is used when such keys exist (whole-detector checkpoints).
+    ``state_dict`` (mmengine) is preferred, then ``model`` (released files), else the dict
+    itself if it is a bare state dict; non-tensor entries are dropped and a ``module.``
+    prefix on every key (DDP) is removed.
     """
     for key in ('state_dict', 'model'):
         if key in ckpt and isinstance(ckpt[key], dict):
@@ -97,6 +94,18 @@ def extract_backbone_state_dict(ckpt: dict, prefix: Optional[str] = None,
     sd = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
     if sd and all(k.startswith('module.') for k in sd):
         sd = {k[len('module.'):]: v for k, v in sd.items()}
+    return sd
+
+
+def extract_backbone_state_dict(ckpt: dict, prefix: Optional[str] = None,
+                                source: str = '<checkpoint>') -> Dict[str, torch.Tensor]:
+    """The backbone state dict inside a released, mmengine or bare checkpoint.
+
+    The state dict is found as in :func:`extract_state_dict`. With ``prefix`` (e.g.
+    ``'backbone.'``) only keys under it are kept, stripped. Without it, ``backbone.`` is used
+    when such keys exist (whole-model checkpoints).
+    """
+    sd = extract_state_dict(ckpt, source)
     if prefix is None and any(k.startswith('backbone.') for k in sd):
         prefix = 'backbone.'
     if prefix:
@@ -104,6 +113,54 @@ def extract_backbone_state_dict(ckpt: dict, prefix: Optional[str] = None,
         if not sd:
             raise CheckpointError(f'{source}: no key starts with prefix {prefix!r}')
     return sd
+
+
+def _first_shape_mismatch(sd: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor],
+                          source: str) -> None:
+    """Raise naming the first key (in the model's order) whose shapes differ, and the count."""
+    mismatched = [k for k in target if k in sd and sd[k].shape != target[k].shape]
+    if mismatched:
+        k = mismatched[0]
+        raise CheckpointError(
+            f'{source}: shape mismatch for {len(mismatched)} key(s); first: {k}: checkpoint '
+            f'{tuple(sd[k].shape)} vs model {tuple(target[k].shape)} (a checkpoint of another '
+            f'arch or number of classes?)')
+
+
+def load_model_checkpoint(model: nn.Module, path: str,
+                          logger: Optional[logging.Logger] = None) -> dict:
+    """Load a whole-model checkpoint (detector, segmentor, classifier) strictly.
+
+    What ``tools/test.py`` uses instead of mmengine's ``load_from``, which only warns about
+    missing, unexpected or resized keys and then evaluates a partly random model. BN
+    ``num_batches_tracked`` counters may be missing; anything else raises
+    :class:`CheckpointError` naming the file and the first offending key (with both shapes
+    for a shape mismatch). A released SDT-V3 file (backbone keys without ``backbone.``) is
+    recognised and the converter named.
+
+    Returns:
+        dict: the checkpoint (e.g. its ``meta`` with the ``dataset_meta`` class names).
+    """
+    log = logger or logging.getLogger(__name__)
+    path = os.fspath(path)
+    ckpt = load_checkpoint_file(path)
+    sd = extract_state_dict(ckpt, source=path)
+    target = model.state_dict()
+    _first_shape_mismatch(sd, target, path)
+    missing = [k for k in target if k not in sd and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in sd if k not in target]
+    if missing or unexpected:
+        hint = ''
+        if 'downsample1_1.encode_conv.weight' in sd:
+            hint = (' It looks like a released SDT-V3 ImageNet file: convert it once with '
+                    'tools/model_converters/sdtv3_to_mmsdt.py.')
+        raise CheckpointError(
+            f'{path} does not fit {type(model).__name__}: {len(missing)} missing key(s) '
+            f'[{_short(missing, 5)}], {len(unexpected)} unexpected key(s) '
+            f'[{_short(unexpected, 5)}].{hint}')
+    model.load_state_dict({k: sd.get(k, v) for k, v in target.items()}, strict=True)
+    log.info(f'Loaded all {len(target)} tensors of {type(model).__name__} from {path}')
+    return ckpt
 
 
 @dataclass
@@ -142,11 +199,7 @@ def load_backbone_checkpoint(model: nn.Module,
     target = model.state_dict()
     report = LoadReport(source=path)
 
-    mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(target[k].shape)}'
-                  for k, v in sd.items() if k in target and v.shape != target[k].shape]
-    if mismatched:
-        raise CheckpointError(f'{path}: shape mismatch for {len(mismatched)} key(s): '
-                              f'{_short(mismatched, 10)}')
+    _first_shape_mismatch(sd, target, path)
     missing = [k for k in target if k not in sd]
     report.missing_allowed = [
         k for k in missing if k.endswith('num_batches_tracked') or 'layer_scale' in k.split('.')[-1]
@@ -189,4 +242,3 @@ def infer_arch(state_dict: Dict[str, torch.Tensor]) -> dict:
     except KeyError as err:
         raise CheckpointError(f'not an E-SpikeFormer state dict: key {err} is missing') from err
     return dict(embed_dims=dims)
-

@@ -1,4 +1,5 @@
 """mmsdt hooks."""
+from .class_data_check_hook import ClassDataCheckHook, ClassDataError, check_class_data
 from .safe_checkpoint_hook import SafeCheckpointHook
 
-__all__ = ['SafeCheckpointHook']
+__all__ = ['SafeCheckpointHook', 'ClassDataCheckHook', 'ClassDataError', 'check_class_data']

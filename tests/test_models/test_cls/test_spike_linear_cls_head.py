@@ -128,7 +128,7 @@ def test_checkpoint_of_another_arch_names_the_first_mismatched_key(released,
     clf = _classifier('2.7m')
     clf.backbone.init_cfg = dict(type='Pretrained', checkpoint=converted, prefix='backbone.')
     with pytest.raises(CheckpointError,
-                       match=r'shape mismatch for \d+ key\(s\): downsample1_1\.encode_conv\.'
+                       match=r'shape mismatch for \d+ key\(s\); first: downsample1_1\.encode_conv\.'
                        r'weight: checkpoint \(16, 3, 7, 7\) vs model \(12, 3, 7, 7\)'):
         clf.init_weights()
 
