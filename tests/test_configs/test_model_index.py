@@ -1,4 +1,5 @@
 """model-index.yml and the metafiles describe exactly the configs that exist, truthfully."""
+import re
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,12 @@ def test_model_entry(meta, model):
     assert cfg.model.backbone.type == 'mmsdt.ESpikeFormer'
     meta_data = model['Metadata']
     # the name's `{gpus}xb{batch}-{schedule}` token, the config and the metafile agree
-    gpus_batch, schedule = path.stem.split('_')[3].split('-')
+    token = next(t for t in path.stem.split('_') if re.fullmatch(r'\d+xb\d+-\d+[xeik]', t))
+    gpus_batch, schedule = token.split('-')
     if schedule.endswith('x'):  # mmdet's 1x = 12 epochs
         assert cfg.train_cfg.max_epochs == meta_data['Epochs'] == 12 * int(schedule[:-1])
+    elif schedule.endswith('e'):  # mmpretrain's 200e = 200 epochs
+        assert cfg.train_cfg.max_epochs == meta_data['Epochs'] == int(schedule[:-1])
     else:
         iters = int(schedule[:-1]) * (1000 if schedule.endswith('k') else 1)
         assert cfg.train_cfg.max_iters == meta_data['Iterations'] == iters

@@ -1,0 +1,14 @@
+# Runtime of the toy classification config: mmpretrain's default_runtime.py for CPU runs (gloo
+# for multi-process runs, iteration-based logging and checkpoints) plus the mmsdt modules and the
+# data check (mmsdt_cls_runtime.py).
+_base_ = 'mmpretrain::_base_/default_runtime.py'
+
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'], allow_failed_imports=False)
+custom_hooks = [dict(type='mmsdt.SafeCheckpointHook'), dict(type='mmsdt.ClassDataCheckHook')]
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2))
+log_processor = dict(by_epoch=False)
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='gloo'))
