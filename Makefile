@@ -1,6 +1,6 @@
 # mmsdt: two entry points on a fresh machine (each installs what it needs into .venv/).
 #   make run             - the main job on the embedded default (toy detection; no downloads)
-#   make run TASK=seg    - the same for segmentation
+#   make run TASK=seg    - the same for segmentation (TASK=cls: classification)
 #   make test            - the test suite
 PY := .venv/bin/python
 TASK ?= det

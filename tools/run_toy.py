@@ -1,18 +1,22 @@
 """The embedded default: toy data -> spiking model training -> evaluation -> pictures.
 
-    python tools/run_toy.py [--task det|seg] [--config CONFIG] [--work-dir DIR]
+    python tools/run_toy.py [--task det|seg|cls] [--config CONFIG] [--work-dir DIR]
                             [--data-root DIR] [--num-vis N] [--cfg-options k=v ...]
 
 ``det`` (default): the toy COCO set -> spiking Mask R-CNN (2.7m E-SpikeFormer, from scratch)
 -> COCO bbox + segm evaluation (pycocotools, through mmdet's CocoMetric) -> predictions drawn
 on val images with mmdet's DetInferencer. ``seg``: the ADE-style toy set -> spiking Semantic
-FPN -> mIoU -> coloured overlays with mmseg's MMSegInferencer. Data are generated if missing;
+FPN -> mIoU -> coloured overlays with mmseg's MMSegInferencer. ``cls``: the toy classification set
+(ImageNet folder layout) -> the 2.7m E-SpikeFormer classifier on mmpretrain -> top-1 / top-5 ->
+a grid of val images with predicted and true classes (mmpretrain's
+ImageClassificationInferencer). Data are generated if missing;
 a one-line summary is printed and ``summary.json`` written to the work dir.
 """
 import argparse
 import glob
 import json
 import logging
+import os
 import os.path as osp
 import re
 import sys
@@ -25,7 +29,10 @@ TASKS = {
                 data_root='data/toy_coco', work_dir='work_dirs/toy_detection'),
     'seg': dict(config='configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py',
                 data_root='data/toy_ade', work_dir='work_dirs/toy_segmentation'),
+    'cls': dict(config='configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py',
+                data_root='data/toy_cls', work_dir='work_dirs/toy_classification'),
 }
+NUM_VIS = dict(det=6, seg=6, cls=24)  # images drawn by default
 
 # Known-harmless third-party warnings, hidden from this tool's output only (never globally):
 # (message regex, category, regex of the module the warning is attributed to).
@@ -78,8 +85,8 @@ def step(i: int, n: int, text: str) -> None:
 
 def prepare_data(task: str, data_root: str) -> str:
     """Generate the task's toy set under ``data_root`` unless it is there; say which."""
-    from mmsdt.datasets import generate_toy_ade, generate_toy_coco
-    generate = generate_toy_coco if task == 'det' else generate_toy_ade
+    from mmsdt.datasets import generate_toy_ade, generate_toy_cls, generate_toy_coco
+    generate = dict(det=generate_toy_coco, seg=generate_toy_ade, cls=generate_toy_cls)[task]
     summary = generate(data_root)
     return ('generated' if summary['generated'] else 'reused') + ': ' + ', '.join(
         f'{split}: {info["images"]} images' for split, info in summary['splits'].items())
@@ -103,19 +110,58 @@ def point_config_at(cfg, task: str, data_root: str) -> None:
 
 
 def draw(task: str, config: str, ckpt: str, data_root: str, out_dir: str, num: int) -> str:
-    """Draw the predictions of ``ckpt`` on the first ``num`` val images; returns the folder."""
+    """Draw the predictions of ``ckpt`` on ``num`` val images; returns the folder (det, seg)
+    or the picture (cls)."""
     if task == 'det':
         from mmdet.apis import DetInferencer
         images = sorted(glob.glob(osp.join(data_root, 'val', '*.jpg')))[:num]
         inferencer = DetInferencer(model=config, weights=ckpt, device='cpu',
                                    show_progress=False)
         inferencer(images, out_dir=out_dir, pred_score_thr=0.5, no_save_pred=False)
-    else:
+    elif task == 'seg':
         from mmseg.apis import MMSegInferencer
         images = sorted(glob.glob(osp.join(data_root, 'images', 'validation', '*.jpg')))[:num]
         inferencer = MMSegInferencer(model=config, weights=ckpt, device='cpu')
         inferencer(images, out_dir=out_dir, show=False)
+    else:
+        return draw_classification(config, ckpt, data_root, out_dir, num)
     return osp.join(out_dir, 'vis')
+
+
+def draw_classification(config: str, ckpt: str, data_root: str, out_dir: str, num: int) -> str:
+    """A grid of ``num`` val images (taken evenly over the classes) with the predicted class
+    and score (green when right, red when wrong) and the true class; returns the PNG path."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import mmcv
+
+    from mmsdt.apis import build_classifier, predict_images
+    classes = sorted(d for d in os.listdir(osp.join(data_root, 'val'))
+                     if osp.isdir(osp.join(data_root, 'val', d)))
+    per_class = [sorted(glob.glob(osp.join(data_root, 'val', c, '*'))) for c in classes]
+    picked = [(files[i], c) for i in range(num) for c, files in zip(classes, per_class)
+              if i < len(files)][:num]
+    inferencer = build_classifier(config, ckpt, classes=classes)
+    samples = predict_images(inferencer, [p for p, _ in picked], batch_size=32)
+    cols = min(8, len(picked))
+    rows = -(-len(picked) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis('off')
+    for ax, (path, truth), sample in zip(axes.flat, picked, samples):
+        label = int(sample.pred_score.argmax())
+        ax.imshow(mmcv.imread(path, channel_order='rgb'))
+        ax.set_title(f'{classes[label]} {float(sample.pred_score[label]):.2f}\n'
+                     f'(true: {truth})', fontsize=7,
+                     color='green' if classes[label] == truth else 'red')
+    fig.suptitle('toy val: predicted class, score (true class)', fontsize=9)
+    fig.tight_layout()
+    os.makedirs(out_dir, exist_ok=True)
+    target = osp.join(out_dir, 'val_predictions.png')
+    fig.savefig(target, dpi=120)
+    plt.close(fig)
+    return target
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -129,13 +175,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--config')
     parser.add_argument('--work-dir')
     parser.add_argument('--data-root')
-    parser.add_argument('--num-vis', type=int, default=6, help='val images to draw')
+    parser.add_argument('--num-vis', type=int, help='val images to draw (default det / seg 6, '
+                        'cls 24)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     defaults = TASKS[args.task]
     config = args.config or defaults['config']
     work_dir = args.work_dir or defaults['work_dir']
     data_root = args.data_root or defaults['data_root']
+    num_vis = args.num_vis if args.num_vis is not None else NUM_VIS[args.task]
     n, t0 = 5, time.time()
 
     step(1, n, f'toy data in {data_root}')
@@ -146,8 +194,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = work_dir
-    # evaluate once, after training (runner.test), not also inside the train loop
+    # evaluate once, after training (runner.test), not also inside the train loop (mmengine's
+    # IterBasedTrainLoop validates at the last iteration unless val_begin lies beyond it)
     cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
+    cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
     step(2, n, f'training {osp.basename(config)} for {cfg.train_cfg.max_iters} iterations '
          f'(batch {cfg.train_dataloader.batch_size}); log and checkpoints in {work_dir}')
     runner = build_runner(cfg)
@@ -160,16 +210,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     step(3, n, 'evaluation on toy val')
     metrics = runner.test()
 
-    step(4, n, f'drawing predictions on {args.num_vis} val images')
+    step(4, n, f'drawing predictions on {num_vis} val images')
     vis_dir = draw(args.task, config, ckpt, data_root, osp.join(work_dir, 'predictions'),
-                   args.num_vis)
+                   num_vis)
 
     step(5, n, 'summary')
     if args.task == 'det':
         scores = dict(bbox_mAP=metrics['coco/bbox_mAP'], bbox_mAP_50=metrics['coco/bbox_mAP_50'],
                       segm_mAP=metrics['coco/segm_mAP'], segm_mAP_50=metrics['coco/segm_mAP_50'])
-    else:  # mmseg reports percentages
+    elif args.task == 'seg':  # mmseg reports percentages
         scores = dict(mIoU=metrics['mIoU'] / 100, aAcc=metrics['aAcc'] / 100)
+    else:  # so does mmpretrain
+        scores = {'top-1': metrics['accuracy/top1'] / 100,
+                  'top-5': metrics['accuracy/top5'] / 100}
     scores = {k: round(float(v), 4) for k, v in scores.items()}
     result = dict(task=args.task, **scores, iterations=cfg.train_cfg.max_iters,
                   train_minutes=round(t_train / 60, 2),

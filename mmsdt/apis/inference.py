@@ -1,25 +1,86 @@
-"""One-image inference through the stock mmdet / mmseg Inferencers."""
+"""One-image inference through the stock mmdet / mmseg / mmpretrain Inferencers."""
 import glob
 import os
 import os.path as osp
-from typing import Optional
+import tempfile
+from typing import Optional, Sequence
 
 import mmcv
 from mmengine.config import Config
 
+from mmsdt.utils import load_model_checkpoint
+
+
+def build_classifier(config: str, weights: Optional[str] = None, device: str = 'cpu',
+                     classes: Optional[Sequence[str]] = None):
+    """mmpretrain's ``ImageClassificationInferencer`` for a classification config.
+
+    The checkpoint is loaded strictly (:func:`mmsdt.utils.load_model_checkpoint`: every key,
+    every shape; mmpretrain's own loader only warns); class names come from ``classes`` or
+    else the checkpoint's ``meta.dataset_meta``.
+    """
+    from mmpretrain.apis import ImageClassificationInferencer, get_model
+    model = get_model(config, pretrained=False, device=device)
+    if weights is not None:
+        ckpt = load_model_checkpoint(model, weights)
+        if classes is None:
+            classes = ckpt.get('meta', {}).get('dataset_meta', {}).get('classes')
+    return ImageClassificationInferencer(model, pretrained=False, device=device,
+                                         classes=classes)
+
+
+def predict_images(inferencer, images: Sequence[str], batch_size: int = 1) -> list:
+    """The inferencer's ``DataSample`` predictions for image files, through its own
+    ``preprocess`` / ``forward`` (what ``__call__`` does, without its progress bar, which
+    leaves an unterminated line in logs)."""
+    samples = []
+    for batch in inferencer.preprocess(list(images), batch_size=batch_size):
+        samples.extend(inferencer.forward(batch))
+    return samples
+
+
+def classify_image(image: str, config: str, weights: Optional[str] = None,
+                   device: str = 'cpu', topk: int = 5, out_file: Optional[str] = None):
+    """Classify ``image`` with a classification config through mmpretrain's
+    ``ImageClassificationInferencer`` (:func:`build_classifier`); optionally draw the top-k
+    classes on it with the inferencer's visualizer. Images whose short side is under 224 px
+    are drawn enlarged to 224 so the text stays readable.
+
+    Returns:
+        list[tuple[int, str | None, float]]: the top-k ``(class index, name, score)``.
+    """
+    inferencer = build_classifier(config, weights, device)
+    classes = inferencer.classes
+    [sample] = predict_images(inferencer, [image])
+    k = min(int(topk), sample.pred_score.numel())
+    scores, labels = sample.pred_score.topk(k)
+    top = [(int(i), classes[int(i)] if classes else None, float(p))
+           for i, p in zip(labels, scores)]
+    if out_file is not None:
+        sample.set_pred_label(labels)  # the visualizer writes one line per label
+        short = min(mmcv.imread(image, flag='color').shape[:2])
+        with tempfile.TemporaryDirectory() as tmp:
+            inferencer.visualize([image], [sample], show_dir=tmp,
+                                 resize=224 if short < 224 else None)
+            drawn = glob.glob(osp.join(tmp, '*.png'))[0]
+            mmcv.imwrite(mmcv.imread(drawn), out_file)
+    return top
+
 
 def inference_image(image: str, config: str, weights: Optional[str] = None,
                     out_dir: str = 'outputs', device: str = 'cpu',
-                    score_thr: float = 0.3) -> str:
+                    score_thr: float = 0.3, topk: int = 5) -> str:
     """Predict on ``image`` with ``config`` and save the drawing; returns its path.
 
     Detection configs (``default_scope='mmdet'``) go through ``DetInferencer`` (boxes and
-    masks), segmentation configs (``'mmseg'``) through ``MMSegInferencer`` (overlay).
+    masks), segmentation configs (``'mmseg'``) through ``MMSegInferencer`` (overlay),
+    classification configs (``'mmpretrain'``) through ``ImageClassificationInferencer``
+    (the ``topk`` classes and scores written on the image, see :func:`classify_image`).
 
     Raises:
         FileNotFoundError: the image, config or checkpoint does not exist, or the image
             cannot be decoded.
-        ValueError: the config's scope is neither mmdet nor mmseg.
+        ValueError: the config's scope is not mmdet, mmseg or mmpretrain.
     """
     for path, what in ((image, 'image'), (config, 'config')):
         if not osp.isfile(path):
@@ -45,8 +106,14 @@ def inference_image(image: str, config: str, weights: Optional[str] = None,
         inferencer = MMSegInferencer(model=config, weights=weights, device=device)
         inferencer(img, out_dir=out_dir, show=False)
         drawn = sorted(glob.glob(osp.join(out_dir, 'vis', '*')), key=osp.getmtime)[-1]
+    elif scope == 'mmpretrain':
+        target = osp.join(out_dir, f'{name}_pred.png')
+        classify_image(image, config, weights=weights, device=device, topk=topk,
+                       out_file=target)
+        return target
     else:
-        raise ValueError(f'{config}: default_scope {scope!r} is neither mmdet nor mmseg')
+        raise ValueError(f'{config}: default_scope {scope!r} is not mmdet, mmseg or '
+                         f'mmpretrain')
     target = osp.join(out_dir, f'{name}_pred.png')
     mmcv.imwrite(mmcv.imread(drawn), target)
     return target

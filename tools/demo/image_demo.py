@@ -1,10 +1,12 @@
-"""Run a detection or segmentation config on one image and save the drawn result.
+"""Run a detection, segmentation or classification config on one image and save the drawing.
 
     python tools/demo/image_demo.py IMAGE CONFIG [--weights CKPT] --out-dir DIR
-                                    [--device cpu] [--score-thr 0.3]
+                                    [--device cpu] [--score-thr 0.3] [--topk 5]
 
 The config's ``default_scope`` picks the stock Inferencer: mmdet -> ``DetInferencer`` (boxes
-and masks drawn), mmseg -> ``MMSegInferencer`` (coloured overlay). The same from Python::
+and masks drawn), mmseg -> ``MMSegInferencer`` (coloured overlay), mmpretrain ->
+``ImageClassificationInferencer`` (the top-k classes and scores written on the image). The
+same from Python::
 
     from mmsdt.apis import inference_image
     inference_image('demo.jpg', CONFIG, weights=CKPT, out_dir='outputs')
@@ -21,16 +23,17 @@ from mmsdt.apis import inference_image
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('image', help='image file')
-    parser.add_argument('config', help='mmdet or mmseg config file')
+    parser.add_argument('config', help='mmdet, mmseg or mmpretrain config file')
     parser.add_argument('--weights', help='checkpoint; without it the model is randomly '
                         'initialised (a warning says so)')
     parser.add_argument('--out-dir', required=True, help='where drawn results go')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--score-thr', type=float, default=0.3, help='detection score threshold')
+    parser.add_argument('--topk', type=int, default=5, help='classes shown (classification)')
     args = parser.parse_args(argv)
     written = inference_image(args.image, args.config, weights=args.weights,
                               out_dir=args.out_dir, device=args.device,
-                              score_thr=args.score_thr)
+                              score_thr=args.score_thr, topk=args.topk)
     print(f'wrote {written}')
     return 0
 
