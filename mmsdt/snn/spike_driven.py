@@ -12,7 +12,8 @@ pairs of maps. The result equals integer mode up to float summation order; it is
 the "only additions" claim and counts synaptic operations exactly.
 
 Model code routes every spike consumer through :func:`spike_linear` / :func:`spike_matmul`; both
-are plain calls in integer mode.
+are plain calls in integer mode. Operation counters (:class:`mmsdt.snn.SynapticOpCounter`) listen
+at these two calls while they are open.
 """
 import contextlib
 from typing import Callable, Iterator, Optional
@@ -23,6 +24,12 @@ from torch import nn
 
 from .neuron import MultiSpike
 from .spike_train import SpikeOrTensor, SpikeTrain
+
+# Listeners with ``on_linear(layer, x, will_call_module)`` and ``on_matmul(a, b)`` (operation
+# counters); empty unless a counter is open.
+_OBSERVERS: list = []
+_SPIKE_ATTR = '_mmsdt_spike_norm'  # the tag a counter puts on integer-mode spike tensors
+_SPIKE_SRC_ATTR = '_mmsdt_spike_src'  # id() of the neuron that emitted them (fuse_bn)
 
 
 def _weights_only(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -63,6 +70,9 @@ def spike_linear(layer: nn.Module,
             spiking layer (:mod:`mmsdt.snn.layers`), whose ``forward`` spikes first, passes
             its parent class's ``forward`` here.
     """
+    if _OBSERVERS:
+        for observer in _OBSERVERS:
+            observer.on_linear(layer, x, dense is None and not isinstance(x, SpikeTrain))
     if not isinstance(x, SpikeTrain):
         return (layer if dense is None else dense)(x)
     x.check_binary(type(layer).__name__)
@@ -77,6 +87,8 @@ def spike_matmul(a: SpikeOrTensor, b: SpikeOrTensor) -> torch.Tensor:
     Spike operands are expanded over their binary maps (all pairs when both are spikes), so
     every product has a 0/1 factor; results are accumulated and the norms folded in.
     """
+    for observer in _OBSERVERS:
+        observer.on_matmul(a, b)
     scale = 1.0
     if isinstance(a, SpikeTrain):
         a.check_binary('matmul')
@@ -99,7 +111,14 @@ def spike_matmul(a: SpikeOrTensor, b: SpikeOrTensor) -> torch.Tensor:
 
 def spike_layout(x: SpikeOrTensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> SpikeOrTensor:
     """Apply a layout-only function to a tensor or to every map of a spike train."""
-    return x.apply(fn) if isinstance(x, SpikeTrain) else fn(x)
+    if isinstance(x, SpikeTrain):
+        return x.apply(fn)
+    out = fn(x)
+    if _OBSERVERS:  # still a spike tensor: keep the listeners' tags
+        for attr in (_SPIKE_ATTR, _SPIKE_SRC_ATTR):
+            if hasattr(x, attr):
+                setattr(out, attr, getattr(x, attr))
+    return out
 
 
 def spiking_neurons(model: nn.Module) -> Iterator[MultiSpike]:

@@ -1,0 +1,403 @@
+"""Synaptic operations, MACs and an energy estimate, counted where spikes meet weights.
+
+Every spike consumer of mmsdt runs through :func:`~mmsdt.snn.spike_linear` or
+:func:`~mmsdt.snn.spike_matmul`. :class:`SynapticOpCounter` listens there (and on plain
+conv / linear modules that run on analog tensors) and records, per consuming layer:
+
+* ``macs``: the multiply-accumulates of the equivalent ANN layer at the real input size
+  (conv: ``k_h k_w C_in C_out H_out W_out / groups``; Linear / Conv1d ``C_in C_out tokens``;
+  matmul ``N K M`` per batch element) — the paper's FLOPs;
+* for a spike-fed layer, ``sops``: the **exact** number of accumulates spike-driven execution
+  performs, ``sum over input elements of (integer count x fan-out)``, where the fan-out is the
+  number of weights the element meets (border taps that fall into zero padding meet none).
+  For a product of two spike tensors every pair of binary maps is multiplied, so
+  ``sops = sum_k (sum_n s_a[n, k]) (sum_m s_b[k, m])``;
+* the mean integer count of the spike input and its element count;
+* an optional memory-traffic estimate (weights read, input read, output written), kept apart.
+
+Energy (:meth:`EnergyReport.totals`): analog-fed layers cost ``macs x E_MAC``, spike-fed layers
+``sops x E_AC``; BN, residual additions, pooling and the neurons themselves are not counted
+(BN folds into the convs for inference, see the design notes). Integer mode and spike-driven
+mode give the same counts. Nothing here imports an OpenMMLab package.
+"""
+import math
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import _SpikeInput
+from .neuron import MultiSpike
+from .spike_driven import _OBSERVERS, _SPIKE_ATTR
+from .spike_train import SpikeTrain
+
+ENERGY_PRESETS: Dict[str, Dict[str, float]] = {
+    # Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm: fp32 mult 3.7 + add 0.9 pJ.
+    # The constants of the SDT papers (E_MAC 4.6 pJ, E_AC 0.9 pJ).
+    '45nm-fp32': dict(e_mac=4.6, e_ac=0.9),
+    # the same source for fp16 (mult 1.1 + add 0.4) and int8 (mult 0.2 + add 0.03)
+    '45nm-fp16': dict(e_mac=1.5, e_ac=0.4),
+    '45nm-int8': dict(e_mac=0.23, e_ac=0.03),
+}
+"""Energy per operation in pJ: ``e_mac`` for a multiply-accumulate, ``e_ac`` for an
+accumulate."""
+
+SPIKE_ATTR = _SPIKE_ATTR
+"""Attribute a counter sets on the integer-mode output of a :class:`MultiSpike` (its norm),
+carried through :func:`~mmsdt.snn.spike_layout`."""
+
+_LINEAR_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
+
+
+@dataclass
+class MemoryCost:
+    """Bytes per stored value and pJ per byte for the memory-traffic estimate.
+
+    Defaults: fp32 weights and analog activations, spike counts as one byte each, and
+    spikingjelly 2.0's default memory cost of 24.96 pJ per byte.
+    """
+    weight_bytes: float = 4.0
+    activation_bytes: float = 4.0
+    spike_bytes: float = 1.0
+    pj_per_byte: float = 24.96
+
+
+@dataclass
+class LayerOps:
+    """What one consuming layer did, summed over all recorded calls.
+
+    Attributes:
+        name: qualified module name (matmuls: ``<module>.matmul<i>``, ``i`` the call index
+            inside one forward of that module).
+        op: ``Conv2d``, ``Conv1d``, ``Linear``, ``ConvTranspose2d``, ``matmul``...
+        spike_input: whether the input was a spike tensor (billed as SOPs) or analog (MACs).
+        calls: recorded calls.
+        input_shape: the input shape of the last call (for a matmul: the first operand).
+        input_elements: input elements over all calls (for a matmul: of the spike operands).
+        spike_sum: sum of the integer spike counts of the spike input(s).
+        macs: multiply-accumulates of the equivalent ANN layer.
+        sops: exact synaptic operations (0 for analog layers).
+        weight_elements: weights read per call (0 for a matmul).
+        bytes_read: weights + input bytes read (memory estimate).
+        bytes_written: output bytes written (memory estimate).
+    """
+    name: str
+    op: str
+    spike_input: bool
+    calls: int = 0
+    input_shape: Tuple[int, ...] = field(default_factory=tuple)
+    input_elements: int = 0
+    spike_sum: float = 0.0
+    macs: float = 0.0
+    sops: float = 0.0
+    weight_elements: int = 0
+    bytes_read: float = 0.0
+    bytes_written: float = 0.0
+
+    @property
+    def mean_count(self) -> float:
+        """Mean integer spike count of the spike input, E[s] (0 for analog layers)."""
+        return self.spike_sum / self.input_elements if self.input_elements else 0.0
+
+    def energy_pj(self, e_mac: float, e_ac: float) -> float:
+        """Compute energy of this layer in pJ: ``sops x e_ac`` or ``macs x e_mac``."""
+        return self.sops * e_ac if self.spike_input else self.macs * e_mac
+
+
+@dataclass
+class EnergyReport:
+    """Per-layer operation counts over ``num_images`` images and the energy they imply."""
+    layers: List[LayerOps]
+    num_images: int
+    e_mac: float = 4.6
+    e_ac: float = 0.9
+    memory: MemoryCost = field(default_factory=MemoryCost)
+
+    def layer_rows(self) -> List[dict]:
+        """One dict per layer, per image: counts, energy (mJ) and memory estimate (mJ)."""
+        n = max(self.num_images, 1)
+        rows = []
+        for layer in self.layers:
+            row = dict(name=layer.name, module=module_group(layer.name), op=layer.op,
+                       input='spikes' if layer.spike_input else 'analog',
+                       input_shape=list(layer.input_shape), calls=layer.calls,
+                       mean_count=layer.mean_count, macs=layer.macs / n, sops=layer.sops / n,
+                       energy_mJ=layer.energy_pj(self.e_mac, self.e_ac) / n * 1e-9,
+                       memory_mJ=(layer.bytes_read + layer.bytes_written)
+                       * self.memory.pj_per_byte / n * 1e-9)
+            rows.append(row)
+        return rows
+
+    def totals(self) -> Dict[str, dict]:
+        """Per module group (``backbone``, ``neck``, ...) and ``'total'``, per image: MACs of
+        analog-fed layers, SOPs, MACs of the equivalent ANN, energy and memory estimate (mJ)."""
+        out: Dict[str, dict] = OrderedDict()
+        for row in self.layer_rows():
+            for key in (row['module'], 'total'):
+                agg = out.setdefault(key, dict(analog_macs=0.0, sops=0.0, ann_macs=0.0,
+                                               energy_mJ=0.0, memory_mJ=0.0))
+                agg['analog_macs'] += row['macs'] if row['input'] == 'analog' else 0.0
+                agg['sops'] += row['sops']
+                agg['ann_macs'] += row['macs']
+                agg['energy_mJ'] += row['energy_mJ']
+                agg['memory_mJ'] += row['memory_mJ']
+        if 'total' in out:
+            out.move_to_end('total')
+        return out
+
+    def to_dict(self) -> dict:
+        """Everything as plain JSON-ready data (constants, layers, totals)."""
+        return dict(num_images=self.num_images, e_mac_pJ=self.e_mac, e_ac_pJ=self.e_ac,
+                    memory=asdict(self.memory), per_image=True, layers=self.layer_rows(),
+                    totals=self.totals())
+
+
+def module_group(name: str) -> str:
+    """The top-level module of a qualified name (``backbone``, ``neck``, ``rpn_head`` ...)."""
+    return name.split('.')[0] if '.' in name else name
+
+
+def spike_counts(x) -> Optional[Tuple[torch.Tensor, float]]:
+    """``(integer counts, norm)`` of a spike input, or ``None`` for an analog tensor."""
+    if isinstance(x, SpikeTrain):
+        return x.counts().double(), x.norm
+    norm = getattr(x, SPIKE_ATTR, None)
+    if norm is None:
+        return None
+    return torch.round(x.detach().double() * norm), norm
+
+
+def _group_sum(s: torch.Tensor, groups: int) -> torch.Tensor:
+    """(B, C, *sp) -> (B, groups, *sp): counts summed within each channel group."""
+    return s.unflatten(1, (groups, s.shape[1] // groups)).sum(2)
+
+
+def conv_fanout_sum(layer: nn.Module, s: torch.Tensor) -> float:
+    """``sum over output elements of sum over the weight taps of the input count there``
+    for a conv / deconv, i.e. the accumulates spike-driven mode performs on counts ``s``."""
+    groups = layer.groups
+    per_group_out = layer.out_channels // groups
+    g = _group_sum(s.double(), groups)
+    dims = g.dim() - 2
+    ones = torch.ones(groups, 1, *layer.kernel_size, dtype=torch.float64, device=s.device)
+    if isinstance(layer, nn.ConvTranspose2d):
+        out = F.conv_transpose2d(g, ones, None, layer.stride, layer.padding,
+                                 layer.output_padding, groups, layer.dilation)
+        return float(out.sum()) * per_group_out
+    conv = (F.conv1d, F.conv2d, F.conv3d)[dims - 1]
+    padding = layer.padding
+    if layer.padding_mode != 'zeros':
+        g = F.pad(g, layer._reversed_padding_repeated_twice, mode=layer.padding_mode)
+        padding = 0
+    out = conv(g, ones, None, layer.stride, padding, layer.dilation, groups)
+    return float(out.sum()) * per_group_out
+
+
+def _conv_out_shape(layer: nn.Module, shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    """Spatial output size of a conv / deconv for an input of ``shape`` (B, C, *spatial)."""
+    spatial = shape[2:]
+    out = []
+    for i, size in enumerate(spatial):
+        k, st, d = layer.kernel_size[i], layer.stride[i], layer.dilation[i]
+        p = layer.padding[i] if isinstance(layer.padding, tuple) else 0
+        if isinstance(layer, nn.ConvTranspose2d):
+            out.append((size - 1) * st - 2 * p + d * (k - 1) + layer.output_padding[i] + 1)
+        elif layer.padding == 'same':
+            out.append(size)
+        elif layer.padding == 'valid':
+            out.append((size - d * (k - 1) - 1) // st + 1)
+        else:
+            out.append((size + 2 * p - d * (k - 1) - 1) // st + 1)
+    return tuple(out)
+
+
+def linear_layer_ops(layer: nn.Module, x_shape: Tuple[int, ...],
+                     counts: Optional[torch.Tensor]) -> Tuple[float, float, int]:
+    """``(macs, sops, output elements)`` of one call of a Linear / conv layer.
+
+    ``counts``: the integer counts of a spike input (``None`` for an analog input: 0 SOPs).
+    """
+    if isinstance(layer, nn.Linear):
+        rows = math.prod(x_shape[:-1])
+        macs = rows * layer.in_features * layer.out_features
+        sops = float(counts.sum()) * layer.out_features if counts is not None else 0.0
+        return float(macs), sops, rows * layer.out_features
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)):
+        batch, out_sp = x_shape[0], _conv_out_shape(layer, x_shape)
+        out_elems = batch * layer.out_channels * math.prod(out_sp)
+        if isinstance(layer, nn.ConvTranspose2d):  # every input element meets C_out/g k^2 taps
+            macs = batch * math.prod(x_shape[1:]) * (layer.out_channels // layer.groups) \
+                * math.prod(layer.kernel_size)
+        else:
+            macs = out_elems * (layer.in_channels // layer.groups) * math.prod(layer.kernel_size)
+        sops = conv_fanout_sum(layer, counts) if counts is not None else 0.0
+        return float(macs), sops, out_elems
+    raise TypeError(f'cannot count the operations of {type(layer).__name__}')
+
+
+def matmul_ops(a_shape, b_shape, a_counts: Optional[torch.Tensor],
+               b_counts: Optional[torch.Tensor]) -> Tuple[float, float, int]:
+    """``(macs, sops, output elements)`` of ``a @ b`` (batch dims broadcast)."""
+    batch = torch.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2]))
+    n, k, m = a_shape[-2], a_shape[-1], b_shape[-1]
+    nb = math.prod(batch)
+    macs = float(nb * n * k * m)
+    if a_counts is not None and b_counts is not None:
+        col = a_counts.sum(-2)  # (..., K): sum over n
+        row = b_counts.sum(-1)  # (..., K): sum over m
+        sops = float((col * row).sum())  # every pair of binary maps (batch dims broadcast)
+    elif a_counts is not None:
+        sops = float(a_counts.sum()) * m * (nb // max(math.prod(a_shape[:-2]), 1))
+    elif b_counts is not None:
+        sops = float(b_counts.sum()) * n * (nb // max(math.prod(b_shape[:-2]), 1))
+    else:
+        sops = 0.0
+    return macs, sops, nb * n * m
+
+
+class SynapticOpCounter:
+    """Count MACs and exact SOPs of every consuming layer while ``model`` runs.
+
+    Use as a context manager around forward passes (integer or spike-driven mode); hooks
+    and the listener are removed on exit. Then :meth:`report` gives an
+    :class:`EnergyReport`.
+
+    Args:
+        model: the module whose layers are named in the report.
+        memory (MemoryCost, optional): settings of the memory-traffic estimate.
+
+    Raises:
+        ValueError: ``model`` holds no :class:`MultiSpike` (an energy report of a model
+            without spiking layers is not what was asked for).
+
+    Example:
+        >>> with SynapticOpCounter(model) as counter:
+        ...     model(images)
+        >>> report = counter.report(num_images=len(images))
+    """
+
+    def __init__(self, model: nn.Module, memory: Optional[MemoryCost] = None):
+        self.model = model
+        self.memory = memory or MemoryCost()
+        self.layers: Dict[Tuple[str, bool], LayerOps] = OrderedDict()
+        self._names = {id(m): n for n, m in model.named_modules()}
+        self._stack: List[str] = []
+        self._matmul_index: Dict[str, int] = {}
+        self._pending = set()  # plain layers about to be called by spike_linear (skip once)
+        self._handles = []
+        neurons = [m for m in model.modules() if isinstance(m, MultiSpike)]
+        if not neurons:
+            raise ValueError(f'{type(model).__name__} has no spiking layer (no MultiSpike): '
+                             'there are no spikes to count')
+        for m in neurons:
+            self._handles.append(m.register_forward_hook(self._tag_spikes))
+        for name, m in model.named_modules():
+            self._handles.append(m.register_forward_pre_hook(self._enter))
+            self._handles.append(m.register_forward_hook(self._leave))
+            if isinstance(m, _LINEAR_TYPES):
+                self._handles.append(m.register_forward_hook(self._plain_layer))
+        _OBSERVERS.append(self)
+
+    # ------------------------------------------------------------------ hooks
+    @staticmethod
+    def _tag_spikes(module: MultiSpike, inputs, output) -> None:
+        if isinstance(output, torch.Tensor):
+            setattr(output, SPIKE_ATTR, module.norm)
+
+    def _enter(self, module, inputs) -> None:
+        name = self._names.get(id(module), type(module).__name__)
+        self._stack.append(name)
+        self._matmul_index[name] = 0
+
+    def _leave(self, module, inputs, output) -> None:
+        if self._stack:
+            self._stack.pop()
+
+    def _record(self, name: str, op: str, spike: bool, x_shape, counts, macs, sops, out_elems,
+                weight_elements: int) -> None:
+        rec = self.layers.get((name, spike))
+        if rec is None:
+            rec = self.layers[(name, spike)] = LayerOps(name=name, op=op, spike_input=spike)
+        rec.calls += 1
+        rec.input_shape = tuple(x_shape)
+        if counts is not None:
+            rec.input_elements += counts.numel()
+            rec.spike_sum += float(counts.sum())
+        elif not spike:
+            rec.input_elements += math.prod(x_shape)
+        rec.macs += macs
+        rec.sops += sops
+        rec.weight_elements = weight_elements
+        in_bytes = math.prod(x_shape) * (self.memory.spike_bytes if spike
+                                         else self.memory.activation_bytes)
+        rec.bytes_read += weight_elements * self.memory.weight_bytes + in_bytes
+        rec.bytes_written += out_elems * self.memory.activation_bytes
+
+    def _weights(self, layer: nn.Module) -> int:
+        return sum(p.numel() for p in (layer.weight, getattr(layer, 'bias', None))
+                   if p is not None)
+
+    def on_linear(self, layer: nn.Module, x, will_call_module: bool) -> None:
+        """Called by :func:`~mmsdt.snn.spike_linear` before it runs ``layer`` on ``x``."""
+        found = spike_counts(x)
+        counts = found[0] if found else None
+        shape = tuple(x.shape)
+        macs, sops, out_elems = linear_layer_ops(layer, shape, counts)
+        name = self._names.get(id(layer), type(layer).__name__)
+        self._record(name, type(layer).__name__, counts is not None, shape, counts, macs, sops,
+                     out_elems, self._weights(layer))
+        if will_call_module:
+            self._pending.add(id(layer))
+
+    def on_matmul(self, a, b) -> None:
+        """Called by :func:`~mmsdt.snn.spike_matmul` before it multiplies ``a @ b``."""
+        fa, fb = spike_counts(a), spike_counts(b)
+        ca, cb = (fa[0] if fa else None), (fb[0] if fb else None)
+        a_shape, b_shape = tuple(a.shape), tuple(b.shape)
+        macs, sops, out_elems = matmul_ops(a_shape, b_shape, ca, cb)
+        owner = self._stack[-1] if self._stack else type(self.model).__name__
+        index = self._matmul_index.get(owner, 0)
+        self._matmul_index[owner] = index + 1
+        spike = ca is not None or cb is not None
+        counts = torch.cat([c.flatten() for c in (ca, cb) if c is not None]) if spike else None
+        name = f'{owner}.matmul{index}' if owner else f'matmul{index}'
+        self._record(name, 'matmul', spike, a_shape, counts, macs, sops,
+                     out_elems, 0)
+
+    def _plain_layer(self, module, inputs, output) -> None:
+        """Forward hook of conv / linear modules: layers not routed through spike_linear."""
+        if id(module) in self._pending:
+            self._pending.discard(id(module))
+            return
+        if isinstance(module, _SpikeInput):  # spiking layers report through spike_linear
+            return
+        self.on_linear(module, inputs[0], will_call_module=False)
+
+    # ------------------------------------------------------------------ lifecycle
+    def reset(self) -> None:
+        """Forget every count (hooks stay)."""
+        self.layers.clear()
+
+    def close(self) -> None:
+        """Remove every hook and stop listening."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        if self in _OBSERVERS:
+            _OBSERVERS.remove(self)
+
+    def __enter__(self) -> 'SynapticOpCounter':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def report(self, num_images: int, e_mac: float = 4.6, e_ac: float = 0.9) -> EnergyReport:
+        """The counts so far as an :class:`EnergyReport` over ``num_images`` images."""
+        if num_images <= 0:
+            raise ValueError(f'num_images must be positive, got {num_images}')
+        return EnergyReport(list(self.layers.values()), int(num_images), e_mac, e_ac,
+                            self.memory)
