@@ -4,6 +4,9 @@ recording.
 Nothing here imports an OpenMMLab package.
 """
 from .compact import compact_spike_storage
+from .energy import (ENERGY_PRESETS, EnergyReport, LayerOps, MemoryCost, SynapticOpCounter,
+                     module_group)
+from .fuse import fuse_bn
 from .layers import (SpikeConv2d, SpikeConvTranspose2d, SpikeLinear, as_spiking,
                      integer_spike_cfg)
 from .neuron import MultiSpike, quantize_spike_count
@@ -16,5 +19,7 @@ __all__ = [
     'MultiSpike', 'quantize_spike_count', 'compact_spike_storage', 'SpikeTrain', 'SpikeOrTensor',
     'SpikeConv2d', 'SpikeLinear', 'SpikeConvTranspose2d', 'as_spiking', 'integer_spike_cfg',
     'spike_driven', 'spike_linear', 'spike_matmul', 'spike_layout', 'spiking_neurons',
-    'SpikeRecorder', 'NeuronStats', 'verify_spike_driven', 'SpikeDrivenReport'
+    'SpikeRecorder', 'NeuronStats', 'verify_spike_driven', 'SpikeDrivenReport',
+    'SynapticOpCounter', 'EnergyReport', 'LayerOps', 'MemoryCost', 'ENERGY_PRESETS', 'module_group',
+    'fuse_bn'
 ]

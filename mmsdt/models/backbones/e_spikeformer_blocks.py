@@ -167,6 +167,18 @@ class SpikeLinearAttention(nn.Module):
         self.attn_spike = _spike(spike_cfg)
         self.proj_conv = _conv_bn(dim * v_ratio, dim)
 
+    def fold_spike_norms(self) -> int:
+        """Fold the ``1 / norm`` of the q, k and v spikes into ``scale`` (deployment, see
+        :func:`mmsdt.snn.fuse_bn`); they then emit raw integer counts. Returns how many
+        neurons were folded."""
+        folded = 0
+        for spike in (self.q_spike, self.k_spike, self.v_spike):
+            if spike.norm != 1:
+                self.scale = self.scale / spike.norm
+                spike.norm = 1.0
+                folded += 1
+        return folded
+
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C', H, W) -> (B, heads, N, C'/heads); channel c belongs to head c // (C'/heads)."""
         B, C, H, W = x.shape
