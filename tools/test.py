@@ -5,7 +5,8 @@ the first offending key. Classification configs report top-1 / top-5 (mmpretrain
 ``Accuracy``) on their val / test folder.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-                        [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+                        [--show-dir DIR] [--firing-rates] [--cfg-options k=v ...]
+                        [--launcher ...]
 """
 import argparse
 import os.path as osp
@@ -24,6 +25,9 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='dump predictions to a pickle file (.pkl)')
     parser.add_argument('--show-dir', help='save drawn predictions to this dir (in work dir)')
+    parser.add_argument('--firing-rates', action='store_true',
+                        help='record every spiking neuron over the test set and write '
+                        'firing_rates_test.json / .png into the log dir (mmsdt.FiringRateHook)')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -42,6 +46,10 @@ def main(argv=None) -> None:
         key = 'test_out_dir' if 'test_out_dir' in vis_hook or cfg.default_scope == 'mmdet' \
             else 'out_dir'
         vis_hook[key] = args.show_dir
+    if args.firing_rates:
+        hooks = list(cfg.get('custom_hooks') or [])
+        hooks.append(dict(type='mmsdt.FiringRateHook', modes=('test', )))
+        cfg.custom_hooks = hooks
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must be a .pkl file, got {args.out}')

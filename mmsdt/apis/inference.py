@@ -3,12 +3,62 @@ import glob
 import os
 import os.path as osp
 import tempfile
-from typing import Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import mmcv
 from mmengine.config import Config
 
 from mmsdt.utils import load_model_checkpoint
+
+
+def build_inferencer(config: str, device: str = 'cpu', weights: Optional[str] = None):
+    """The stock Inferencer of a config's package (``default_scope`` mmdet -> ``DetInferencer``,
+    mmseg -> ``MMSegInferencer``, mmpretrain -> ``ImageClassificationInferencer``) with its
+    weights loaded strictly from ``weights`` (random initialisation without).
+
+    Raises:
+        FileNotFoundError: the config does not exist.
+        ValueError: the config's scope is not one of the three.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    scope = Config.fromfile(config).get('default_scope')
+    if scope == 'mmdet':
+        from mmdet.apis import DetInferencer
+        inferencer = DetInferencer(model=config, weights=None, device=device,
+                                   show_progress=False)
+    elif scope == 'mmseg':
+        from mmseg.apis import MMSegInferencer
+        inferencer = MMSegInferencer(model=config, weights=None, device=device)
+    elif scope == 'mmpretrain':
+        from mmpretrain.apis import ImageClassificationInferencer
+        inferencer = ImageClassificationInferencer(model=config, pretrained=False, device=device)
+    else:
+        raise ValueError(f'{config}: default_scope {scope!r} is not mmdet, mmseg or mmpretrain')
+    if weights is not None:
+        load_model_checkpoint(inferencer.model, weights)
+    return inferencer
+
+
+def preprocessed_batches(inferencer, images: Sequence) -> Iterator[dict]:
+    """One collated data batch (``inputs``, ``data_samples``) per image (path or BGR array),
+    made by the inferencer's own pipeline; ready for ``model.test_step`` or
+    ``model.data_preprocessor``."""
+    for image in images:
+        for batch in inferencer.preprocess([image], batch_size=1):
+            # mmdet's collate gives [original inputs, data]; mmseg / mmpretrain the data
+            yield batch[1] if isinstance(batch, (list, tuple)) else batch
+
+
+def dataset_images(config: str, num: int) -> Tuple[List[str], int]:
+    """Paths of the first ``num`` images of a config's test set, and the set's size (so a
+    caller can say when fewer than ``num`` exist)."""
+    from mmengine.registry import DATASETS, init_default_scope
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope'))
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    return [dataset.get_data_info(i)['img_path'] for i in range(min(num, len(dataset)))], \
+        len(dataset)
 
 
 def build_classifier(config: str, weights: Optional[str] = None, device: str = 'cpu',

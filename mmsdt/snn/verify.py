@@ -31,12 +31,16 @@ class SpikeDrivenReport:
         elements: per neuron, elements checked.
         untied_flips: flips whose integer-mode potential was not within ``tie_tol`` of a
             rounding tie or a clamp bound: real disagreements (must be 0).
+        maps: binary spike maps the neurons emitted in spike-driven mode.
+        binary_maps: of those, maps whose every value is 0 or 1 (must equal ``maps``).
     """
     output_deviation: float = 0.0
     potential_deviation: Dict[str, float] = field(default_factory=dict)
     tie_flips: Dict[str, int] = field(default_factory=dict)
     elements: Dict[str, int] = field(default_factory=dict)
     untied_flips: int = 0
+    maps: int = 0
+    binary_maps: int = 0
 
     @property
     def max_potential_deviation(self) -> float:
@@ -48,7 +52,7 @@ class SpikeDrivenReport:
 
     def ok(self, rtol: float = 1e-4) -> bool:
         return (self.output_deviation <= rtol and self.max_potential_deviation <= rtol
-                and self.untied_flips == 0)
+                and self.untied_flips == 0 and self.binary_maps == self.maps)
 
 
 def _flatten(out) -> Tuple[torch.Tensor, ...]:
@@ -86,6 +90,9 @@ def verify_spike_driven(model: nn.Module, *inputs, tie_tol: float = 1e-4) -> Spi
             scale = max(float(u_int.abs().max()), 1.0)
             dev = float((u_sd - u_int).abs().max()) / scale
             report.potential_deviation[name] = max(report.potential_deviation.get(name, 0.), dev)
+            report.maps += output.num_maps
+            report.binary_maps += int(((output.maps == 0) | (output.maps == 1)).flatten(1)
+                                      .all(1).sum())
             c_int, c_sd = module.spike_count(u_int), output.counts()
             flips = c_int != c_sd
             report.tie_flips[name] = report.tie_flips.get(name, 0) + int(flips.sum())
