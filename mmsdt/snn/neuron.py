@@ -160,8 +160,14 @@ class MultiSpike(nn.Module):
     def forward(self, u: torch.Tensor):
         if self.spike_driven:
             return SpikeTrain.from_counts(self.spike_count(u), self.max_value, self.norm)
-        out = _MultiSpikeFunction.apply(u, self.max_value, self.norm, self.rounding,
-                                        self.include_boundary)
+        if torch.is_grad_enabled() and u.requires_grad:
+            out = _MultiSpikeFunction.apply(u, self.max_value, self.norm, self.rounding,
+                                            self.include_boundary)
+        else:  # nothing to differentiate: the same clamp / round / divide, without the mask
+            out = u.clamp(0, self.max_value)
+            out = out.round_() if self.rounding == 'half_even' else out.add_(0.5).floor_()
+            if self.norm != 1:
+                out = out.div_(self.norm)
         if torch.is_grad_enabled():  # a later layer may save it for backward
             register_spike_output(out, self.norm, self.max_value)
         return out
