@@ -29,13 +29,15 @@ def cls_root(tmp_path_factory):
 def cls_ckpt(tmp_path_factory):
     """A checkpoint of the toy classifier (random weights, BN statistics that fire)."""
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
     from torch.nn.modules.batchnorm import _BatchNorm
 
     import mmsdt.models  # noqa: F401
     cfg = Config.fromfile(str(REPO / CLS))
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope a test left
+        model = MODELS.build(cfg.model)
     for m in model.modules():
         if isinstance(m, _BatchNorm):
             m.running_var.fill_(0.5)
