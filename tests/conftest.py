@@ -1,4 +1,5 @@
 """Shared pytest set-up: tests run on CPU with a fixed thread count, from the repo root."""
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,39 @@ def mmseg_scope():
 def mmpretrain_scope():
     """Run the test with mmpretrain as the default registry scope."""
     yield from _scope('mmpretrain')
+
+
+def randomise_bn_stats(model, seed=0):
+    """Random BN running statistics and affine parameters (seeded) so that the neurons after
+    them fire with several counts; returns the model."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) - 0.2)
+    return model
+
+
+def load_tool_module(relpath):
+    """A script under tools/ (not a package) imported as a module."""
+    path = REPO / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='session')
+def randomise_bn():
+    """:func:`randomise_bn_stats`."""
+    return randomise_bn_stats
+
+
+@pytest.fixture(scope='session')
+def load_tool():
+    """:func:`load_tool_module`."""
+    return load_tool_module

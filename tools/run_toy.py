@@ -167,7 +167,9 @@ def draw_classification(config: str, ckpt: str, data_root: str, out_dir: str, nu
 def main(argv: Optional[List[str]] = None) -> int:
     hide_known_warnings()
     from mmengine.config import Config, DictAction
+    from mmengine.model import is_model_wrapper
 
+    from mmsdt.utils import load_model_checkpoint
     from mmsdt.utils.launch import build_runner, last_saved_checkpoint
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -208,6 +210,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ckpt = last_saved_checkpoint(runner)
 
     step(3, n, 'evaluation on toy val')
+    # Evaluate what was saved (and is drawn below): runner.test() rebuilds an EMAHook's copy
+    # from the model's current weights, which after training are the raw, not the averaged ones.
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    load_model_checkpoint(model, ckpt, logger=runner.logger)
     metrics = runner.test()
 
     step(4, n, f'drawing predictions on {num_vis} val images')

@@ -10,26 +10,14 @@ from mmsdt.models import ESpikeFormer
 from mmsdt.snn import MultiSpike, SpikeConv2d, SpikeRecorder, fuse_bn, spike_driven
 
 
-def _random_bn(model, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.2)
-    return model
-
-
 def _flat(outs):
     return torch.cat([o.flatten() for o in outs])
 
 
 @pytest.mark.parametrize('arch', ['2.7m', '10m'])
-def test_folded_backbone_equals_unfolded_with_the_same_counts(arch):
+def test_folded_backbone_equals_unfolded_with_the_same_counts(arch, randomise_bn):
     torch.manual_seed(0)
-    model = _random_bn(ESpikeFormer(arch, out_indices=(0, 1, 2, 3, 4))).double().eval()
+    model = randomise_bn(ESpikeFormer(arch, out_indices=(0, 1, 2, 3, 4))).double().eval()
     x = torch.randn(2, 3, 64, 48, dtype=torch.float64)
     folded = copy.deepcopy(model)
     stats = fuse_bn(folded, x)
@@ -49,7 +37,7 @@ def test_folded_backbone_equals_unfolded_with_the_same_counts(arch):
     assert (driven - ref).abs().max() <= 1e-5 * ref.abs().max()
 
 
-def test_a_bn_not_fed_by_a_conv_stays():
+def test_a_bn_not_fed_by_a_conv_stays(randomise_bn):
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
@@ -60,7 +48,7 @@ def test_a_bn_not_fed_by_a_conv_stays():
         def forward(self, x):
             return self.bn_after_relu(torch.relu(self.bn(self.conv(x))))
 
-    net = _random_bn(Net()).double()
+    net = randomise_bn(Net()).double()
     x = torch.randn(2, 3, 8, 8, dtype=torch.float64) * 3
     with torch.no_grad():
         ref = net.eval()(x)

@@ -1,7 +1,6 @@
 """Classification through the stock tools: tools/test.py on an ImageNet-layout folder with a
 converted released checkpoint (top-1 / top-5 equal to the released model's own predictions),
 strict checkpoint errors, tools/dist_train.sh, and the image demo."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.datasets import TOY_CLS_CLASSES, generate_toy_cls
 from mmsdt.models import ESpikeFormer
@@ -22,13 +20,6 @@ CONFIG = 'configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py'
 PHOTO = Path(matplotlib.get_data_path()) / 'sample_data' / 'grace_hopper.jpg'
 
 
-def _tool(relpath, name):
-    spec = importlib.util.spec_from_file_location(name, REPO / relpath)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def toy_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('cls') / 'toy_cls'
@@ -36,29 +27,21 @@ def toy_root(tmp_path_factory):
     return root
 
 
-def _released_model(arch, seed):
+def _released_model(arch, seed, randomise_bn):
     torch.manual_seed(seed)
-    model = ESpikeFormer(arch, num_classes=len(TOY_CLS_CLASSES))
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():  # BN statistics that make the neurons fire
-        if isinstance(m, _BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.2)
+    model = randomise_bn(ESpikeFormer(arch, num_classes=len(TOY_CLS_CLASSES)), seed)
     torch.nn.init.normal_(model.head.weight, std=0.5)
     return model.eval()
 
 
 @pytest.fixture(scope='module')
-def checkpoints(tmp_path_factory):
-    save = _tool('tools/demo/released_format.py', 'released_format').save_released_format
-    convert = _tool('tools/model_converters/sdtv3_to_mmsdt.py', 'sdtv3_to_mmsdt').convert
+def checkpoints(tmp_path_factory, load_tool, randomise_bn):
+    save = load_tool('tools/demo/released_format.py').save_released_format
+    convert = load_tool('tools/model_converters/sdtv3_to_mmsdt.py').convert
     folder = tmp_path_factory.mktemp('ckpt')
     out = {}
     for arch, seed in (('2.7m', 0), ('5.1m', 1)):
-        model = _released_model(arch, seed)
+        model = _released_model(arch, seed, randomise_bn)
         released, converted = folder / f'{arch}_released.pth', folder / f'{arch}.pth'
         save(model, released)
         convert(str(released), str(converted))

@@ -152,22 +152,11 @@ def test_classification_head():
     assert model(torch.rand(2, 3, 64, 64)).shape == (2, 10)
 
 
-def _randomise_bn(model, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.2)
-
-
 @pytest.mark.parametrize('arch', ARCHS)
-def test_spike_driven_mode_equals_integer_mode(arch):
+def test_spike_driven_mode_equals_integer_mode(arch, randomise_bn):
     torch.manual_seed(0)
     model = ESpikeFormer(arch, out_indices=(0, 1, 2, 3, 4), num_classes=0)
-    _randomise_bn(model)
+    randomise_bn(model)
     model.eval()
     x = torch.randn(2, 3, 48, 40)
     with torch.no_grad():
@@ -180,10 +169,10 @@ def test_spike_driven_mode_equals_integer_mode(arch):
     assert 0.01 < sum(rates) / len(rates) < 0.99  # neurons really fire, and not saturated
 
 
-def test_spike_driven_mode_classifier_logits():
+def test_spike_driven_mode_classifier_logits(randomise_bn):
     torch.manual_seed(1)
     model = ESpikeFormer('2.7m', num_classes=7)
-    _randomise_bn(model, 1)
+    randomise_bn(model, 1)
     model.eval()
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
@@ -193,10 +182,10 @@ def test_spike_driven_mode_classifier_logits():
     assert (out - ref).abs().max() <= 1e-4 * ref.abs().max()
 
 
-def test_linear_attention_order_matches_quadratic_order():
+def test_linear_attention_order_matches_quadratic_order(randomise_bn):
     model = ESpikeFormer('2.7m')
     attn = model.block3[0].attn.eval()
-    _randomise_bn(attn)
+    randomise_bn(attn)
     captured = {}
 
     def grab(name):

@@ -1,12 +1,10 @@
 """mmsdt.SpikeLinearClsHead in mmpretrain's ImageClassifier, and converted released files."""
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.runner import load_checkpoint
 from torch.nn import functional as F
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.models import ESpikeFormer, SpikeLinearClsHead
 from mmsdt.snn import SpikeLinear, SpikeTrain, spike_driven
@@ -17,31 +15,17 @@ REPO = Path(__file__).resolve().parents[3]
 ARCHS = {'2.7m': 128, '5.1m': 192, '10m': 240, '19m': 360}  # arch -> stage-4 channels C3
 
 
-def _tool(relpath, name):
-    spec = importlib.util.spec_from_file_location(name, REPO / relpath)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
-def released(tmp_path_factory):
+def released(tmp_path_factory, load_tool, randomise_bn):
     """Per arch: (released-format file, its conversion by the converter tool)."""
-    save = _tool('tools/demo/released_format.py', 'released_format').save_released_format
-    convert = _tool('tools/model_converters/sdtv3_to_mmsdt.py', 'sdtv3_to_mmsdt').convert
+    save = load_tool('tools/demo/released_format.py').save_released_format
+    convert = load_tool('tools/model_converters/sdtv3_to_mmsdt.py').convert
     folder = tmp_path_factory.mktemp('cls_ckpt')
     files = {}
     for i, arch in enumerate(ARCHS):
         torch.manual_seed(i)
         src = ESpikeFormer(arch, num_classes=1000)
-        g = torch.Generator().manual_seed(i)
-        for m in src.modules():  # random BN statistics / affine so that the neurons fire
-            if isinstance(m, _BatchNorm):
-                n = m.num_features
-                m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-                m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
-                m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.data.copy_(torch.rand(n, generator=g) - 0.2)
+        randomise_bn(src, i)  # random BN statistics / affine so that the neurons fire
         torch.nn.init.normal_(src.head.bias)  # the released bias is not zero
         files[arch] = (folder / f'{arch}_released.pth', folder / f'{arch}_converted.pth')
         save(src, files[arch][0])
