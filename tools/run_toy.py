@@ -136,13 +136,13 @@ def draw_classification(config: str, ckpt: str, data_root: str, out_dir: str, nu
     import matplotlib.pyplot as plt
     import mmcv
 
-    from mmsdt.apis import build_classifier, predict_images
+    from mmsdt.apis import build_inferencer, predict_images
     classes = sorted(d for d in os.listdir(osp.join(data_root, 'val'))
                      if osp.isdir(osp.join(data_root, 'val', d)))
     per_class = [sorted(glob.glob(osp.join(data_root, 'val', c, '*'))) for c in classes]
     picked = [(files[i], c) for i in range(num) for c, files in zip(classes, per_class)
               if i < len(files)][:num]
-    inferencer = build_classifier(config, ckpt, classes=classes)
+    inferencer = build_inferencer(config, weights=ckpt, classes=classes)
     samples = predict_images(inferencer, [p for p, _ in picked], batch_size=32)
     cols = min(8, len(picked))
     rows = -(-len(picked) // cols)

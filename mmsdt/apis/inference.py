@@ -11,10 +11,14 @@ from mmengine.config import Config
 from mmsdt.utils import load_model_checkpoint
 
 
-def build_inferencer(config: str, device: str = 'cpu', weights: Optional[str] = None):
+def build_inferencer(config: str, device: str = 'cpu', weights: Optional[str] = None,
+                     classes: Optional[Sequence[str]] = None):
     """The stock Inferencer of a config's package (``default_scope`` mmdet -> ``DetInferencer``,
     mmseg -> ``MMSegInferencer``, mmpretrain -> ``ImageClassificationInferencer``) with its
-    weights loaded strictly from ``weights`` (random initialisation without).
+    weights loaded strictly from ``weights`` (random initialisation without;
+    :func:`mmsdt.utils.load_model_checkpoint`: every key, every shape, where the stock loaders
+    only warn). A classifier's class names are ``classes``, else the checkpoint's
+    ``meta.dataset_meta.classes``.
 
     Raises:
         FileNotFoundError: the config does not exist.
@@ -36,18 +40,21 @@ def build_inferencer(config: str, device: str = 'cpu', weights: Optional[str] = 
     else:
         raise ValueError(f'{config}: default_scope {scope!r} is not mmdet, mmseg or mmpretrain')
     if weights is not None:
-        load_model_checkpoint(inferencer.model, weights)
+        ckpt = load_model_checkpoint(inferencer.model, weights)
+        if classes is None:
+            classes = ckpt.get('meta', {}).get('dataset_meta', {}).get('classes')
+    if scope == 'mmpretrain' and classes is not None:
+        inferencer.classes = classes
     return inferencer
 
 
-def preprocessed_batches(inferencer, images: Sequence) -> Iterator[dict]:
-    """One collated data batch (``inputs``, ``data_samples``) per image (path or BGR array),
-    made by the inferencer's own pipeline; ready for ``model.test_step`` or
-    ``model.data_preprocessor``."""
-    for image in images:
-        for batch in inferencer.preprocess([image], batch_size=1):
-            # mmdet's collate gives [original inputs, data]; mmseg / mmpretrain the data
-            yield batch[1] if isinstance(batch, (list, tuple)) else batch
+def preprocessed_batches(inferencer, images: Sequence, batch_size: int = 1) -> Iterator[dict]:
+    """Collated data batches (``inputs``, ``data_samples``) of images (paths or BGR arrays),
+    made by the inferencer's own pipeline, lazily; ready for ``model.test_step``,
+    ``model.data_preprocessor`` or ``inferencer.forward``."""
+    for batch in inferencer.preprocess(list(images), batch_size=batch_size):
+        # mmdet's collate gives [original inputs, data]; mmseg / mmpretrain the data
+        yield batch[1] if isinstance(batch, (list, tuple)) else batch
 
 
 def dataset_images(config: str, num: int) -> Tuple[List[str], int]:
@@ -61,45 +68,25 @@ def dataset_images(config: str, num: int) -> Tuple[List[str], int]:
         len(dataset)
 
 
-def build_classifier(config: str, weights: Optional[str] = None, device: str = 'cpu',
-                     classes: Optional[Sequence[str]] = None):
-    """mmpretrain's ``ImageClassificationInferencer`` for a classification config.
-
-    The checkpoint is loaded strictly (:func:`mmsdt.utils.load_model_checkpoint`: every key,
-    every shape; mmpretrain's own loader only warns); class names come from ``classes`` or
-    else the checkpoint's ``meta.dataset_meta``.
-    """
-    from mmpretrain.apis import ImageClassificationInferencer, get_model
-    model = get_model(config, pretrained=False, device=device)
-    if weights is not None:
-        ckpt = load_model_checkpoint(model, weights)
-        if classes is None:
-            classes = ckpt.get('meta', {}).get('dataset_meta', {}).get('classes')
-    return ImageClassificationInferencer(model, pretrained=False, device=device,
-                                         classes=classes)
-
-
 def predict_images(inferencer, images: Sequence[str], batch_size: int = 1) -> list:
     """The inferencer's ``DataSample`` predictions for image files, through its own
     ``preprocess`` / ``forward`` (what ``__call__`` does, without its progress bar, which
     leaves an unterminated line in logs)."""
-    samples = []
-    for batch in inferencer.preprocess(list(images), batch_size=batch_size):
-        samples.extend(inferencer.forward(batch))
-    return samples
+    return [sample for batch in preprocessed_batches(inferencer, images, batch_size)
+            for sample in inferencer.forward(batch)]
 
 
 def classify_image(image: str, config: str, weights: Optional[str] = None,
                    device: str = 'cpu', topk: int = 5, out_file: Optional[str] = None):
     """Classify ``image`` with a classification config through mmpretrain's
-    ``ImageClassificationInferencer`` (:func:`build_classifier`); optionally draw the top-k
+    ``ImageClassificationInferencer`` (:func:`build_inferencer`); optionally draw the top-k
     classes on it with the inferencer's visualizer. Images whose short side is under 224 px
     are drawn enlarged to 224 so the text stays readable.
 
     Returns:
         list[tuple[int, str | None, float]]: the top-k ``(class index, name, score)``.
     """
-    inferencer = build_classifier(config, weights, device)
+    inferencer = build_inferencer(config, device, weights)
     classes = inferencer.classes
     [sample] = predict_images(inferencer, [image])
     k = min(int(topk), sample.pred_score.numel())

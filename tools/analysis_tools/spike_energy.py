@@ -62,7 +62,8 @@ def toy_scene(height: int, width: int):
 def run(inferencer, images) -> None:
     """``test_step`` of every image, with a progress bar."""
     with torch.no_grad():
-        for data in track_iter_progress(list(preprocessed_batches(inferencer, images))):
+        batches = preprocessed_batches(inferencer, images)  # made one at a time
+        for data in track_iter_progress((batches, len(images))):
             inferencer.model.test_step(data)
 
 
@@ -101,8 +102,6 @@ def print_table(report) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
     e = dict(ENERGY_PRESETS[args.preset])
     e['e_mac'] = args.e_mac if args.e_mac is not None else e['e_mac']
     e['e_ac'] = args.e_ac if args.e_ac is not None else e['e_ac']

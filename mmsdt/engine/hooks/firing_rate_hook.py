@@ -66,7 +66,6 @@ class FiringRateHook(Hook):
             return
         recorder, self._recorder = self._recorder, None
         recorder.close()
-        names = list(recorder.stats)
         totals = torch.tensor([[st.calls, st.elements, st.spikes, st.nonzero]
                                for st in recorder.stats.values()], dtype=torch.float64)
         images = torch.tensor([float(self._images)], dtype=torch.float64)
@@ -76,21 +75,21 @@ class FiringRateHook(Hook):
             return
         n_images = int(images.item())
         rows = []
-        for name, st, (calls, elements, spikes, nonzero) in zip(
-                names, recorder.stats.values(), totals.tolist()):
+        for (name, st), (calls, elements, spikes, nonzero) in zip(recorder.stats.items(),
+                                                                  totals.tolist()):
             rows.append(dict(
                 name=name, max_value=st.max_value, calls=int(calls), elements=int(elements),
                 mean_count=spikes / elements if elements else 0.0,
                 firing_rate=spikes / elements / st.max_value if elements else 0.0,
                 nonzero_rate=nonzero / elements if elements else 0.0,
                 spikes_per_image=spikes / n_images if n_images else 0.0))
-        all_elements = float(totals[:, 1].sum())
+        all_elements = sum(r['elements'] for r in rows)
         overall = dict(
             images=n_images, neurons=len(rows),
-            mean_count=float(totals[:, 2].sum()) / all_elements if all_elements else 0.0,
-            firing_rate=float((totals[:, 2] / torch.tensor(
-                [st.max_value for st in recorder.stats.values()], dtype=torch.float64)).sum())
-            / all_elements if all_elements else 0.0)
+            mean_count=sum(r['mean_count'] * r['elements'] for r in rows) / all_elements
+            if all_elements else 0.0,
+            firing_rate=sum(r['firing_rate'] * r['elements'] for r in rows) / all_elements
+            if all_elements else 0.0)
         out_dir = self.out_dir or runner.log_dir
         json_path = osp.join(out_dir, f'firing_rates_{mode}.json')
         with open(json_path, 'w', encoding='utf-8') as f:
