@@ -1,0 +1,229 @@
+"""Side-by-side speed and memory of mmsdt's ESpikeFormer and the paper's own model (numbers,
+not a test).
+
+    python tools/analysis_tools/benchmark_vs_upstream.py --upstream-dir PATH [--arch 19m]
+        [--cases train:1024:1 train:512:2 eval:512:1 ...] [--impls upstream mmsdt ...]
+        [--out FILE.json]
+
+``PATH`` is a local checkout of the paper's repository (BICLab/Spike-Driven-Transformer-V3); the
+script imports ``SDT_V3/Classification/Model_Base/models.py`` from it at run time (same blocks
+and weights as the detection backbone ``SDEFormer``) and never copies it. Without
+``--upstream-dir`` only mmsdt's rows are measured.
+
+Every (implementation, case) runs in its own process with glibc's default allocator settings
+(any ``MALLOC_*`` variable of the caller is removed), 2 threads unless ``--threads``:
+
+* ``train:S:B`` - forward + backward in train mode of a B x 3 x S x S batch (loss = sum of the
+  outputs), after one warm-up step; the median of ``--repeats`` steps (one step above 512²);
+* ``eval:S:B`` - forward in eval mode without gradients.
+
+Memory is the peak resident set size minus the resident size after the model was built and
+the input allocated (``peak growth``), so torch's own footprint is not counted. A case that
+fails (out of memory, time limit) is reported as such.
+
+Implementations: ``upstream`` (the paper's model, its own neurons), ``mmsdt`` (ESpikeFormer as
+trained by mmsdt), and for eval also ``mmsdt-folded`` (``fuse_bn`` + channels-last) and
+``mmsdt-compiled`` (:func:`mmsdt.deployment.prepare_for_inference`: folded, channels-last,
+``torch.compile`` with frozen weights; the compile time is excluded).
+"""
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import types
+
+UPSTREAM_FILE = ('SDT_V3', 'Classification', 'Model_Base', 'models.py')
+UPSTREAM_FACTORY = {
+    '2.7m': 'Efficient_Spiking_Transformer_t',
+    '5.1m': 'Efficient_Spiking_Transformer_s',
+    '10m': 'Efficient_Spiking_Transformer_m',
+    '19m': 'Efficient_Spiking_Transformer_l',
+}
+DEFAULT_CASES = ['eval:512:1', 'train:512:2', 'train:1024:1', 'train:256:1', 'train:2048:1']
+IMPLS = ('upstream', 'mmsdt', 'mmsdt-folded', 'mmsdt-compiled')
+
+
+def _rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _default_limit_gb() -> float:
+    with open('/proc/meminfo') as f:
+        total_kb = int(f.readline().split()[1])  # MemTotal
+    return round(0.85 * total_kb / 2**20, 1)
+
+
+def load_upstream(upstream_dir: str, arch: str):
+    """The paper's classification model for ``arch`` from a local checkout (random init)."""
+    path = os.path.join(upstream_dir, *UPSTREAM_FILE)
+    if not os.path.isfile(path):
+        path = os.path.join(upstream_dir, 'models.py')
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'--upstream-dir {upstream_dir}: no {"/".join(UPSTREAM_FILE)} '
+                                f'(nor models.py) in it')
+    # the file imports torchinfo and uses it only under __main__
+    if 'torchinfo' not in sys.modules and importlib.util.find_spec('torchinfo') is None:
+        sys.modules['torchinfo'] = types.ModuleType('torchinfo')
+    spec = importlib.util.spec_from_file_location('sdt_v3_upstream_models', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, UPSTREAM_FACTORY[arch])()
+
+
+def build(impl: str, arch: str, upstream_dir: str, mode: str, example):
+    import torch
+
+    if impl == 'upstream':
+        return load_upstream(upstream_dir, arch)
+    from mmsdt.models import ESpikeFormer
+    model = ESpikeFormer(arch)
+    if impl == 'mmsdt':
+        return model
+    if mode != 'eval':
+        raise ValueError(f'{impl} is an inference form; use it with eval cases only')
+    if impl == 'mmsdt-folded':
+        from mmsdt.snn import fuse_bn
+        model.eval()
+        fuse_bn(model, torch.randn(1, 3, 64, 64))
+        return model.to(memory_format=torch.channels_last)
+    from mmsdt.deployment import prepare_for_inference
+    return prepare_for_inference(model, example)
+
+
+def _outputs_sum(out):
+    if isinstance(out, (list, tuple)):
+        return sum(o.float().sum() for o in out)
+    return out.float().sum()
+
+
+def run_case(impl: str, arch: str, mode: str, size: int, batch: int, repeats: int,
+             upstream_dir: str) -> dict:
+    """Measure one case in this process (called in a child process)."""
+    import torch
+
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, size, size)
+    if impl.startswith('mmsdt-'):
+        x = x.contiguous(memory_format=torch.channels_last)
+    model = build(impl, arch, upstream_dir, mode, x)
+    params = sum(p.numel() for p in model.parameters())
+    base = _rss_mb()
+    times = []
+    if mode == 'eval':
+        model.eval()
+        with torch.no_grad():
+            if impl == 'mmsdt-compiled':
+                model(x)  # compiled once in prepare_for_inference; one more warm-up
+            for i in range(repeats + 1):
+                t = time.perf_counter()
+                model(x)
+                times.append(time.perf_counter() - t)
+    else:
+        model.train()
+        for i in range(repeats + 1):
+            t = time.perf_counter()
+            _outputs_sum(model(x)).backward()
+            model.zero_grad(set_to_none=True)
+            times.append(time.perf_counter() - t)
+    timed = sorted(times[1:]) if len(times) > 1 else times
+    return dict(impl=impl, arch=arch, mode=mode, size=size, batch=batch, params=params,
+                seconds=round(timed[len(timed) // 2], 5), peak_growth_mb=round(_peak_mb() - base),
+                threads=torch.get_num_threads(), torch=torch.__version__)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--upstream-dir', help='local checkout of the paper repository')
+    parser.add_argument('--arch', default='19m', choices=sorted(UPSTREAM_FACTORY))
+    parser.add_argument('--cases', nargs='+', default=DEFAULT_CASES,
+                        help='MODE:SIZE:BATCH with MODE train or eval')
+    parser.add_argument('--impls', nargs='+', choices=IMPLS,
+                        help='default: upstream (with --upstream-dir), mmsdt, and the two '
+                        'inference forms for eval cases')
+    parser.add_argument('--repeats', type=int, default=3, help='timed steps up to 512²')
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--timeout', type=int, default=1800, help='seconds per case')
+    parser.add_argument('--memory-limit-gb', type=float, default=_default_limit_gb(),
+                        help='address-space limit of each case (a case above it fails with '
+                        'out of memory instead of meeting the kernel OOM killer); default 85 %% '
+                        'of the machine memory')
+    parser.add_argument('--out', default='work_dirs/benchmark_vs_upstream.json')
+    parser.add_argument('--case', help=argparse.SUPPRESS)  # child: impl,arch,mode,size,batch
+    args = parser.parse_args(argv)
+    if args.case:
+        limit = int(args.memory_limit_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        impl, arch, mode, size, batch = args.case.split(',')
+        print(json.dumps(run_case(impl, arch, mode, int(size), int(batch), args.repeats,
+                                  args.upstream_dir)))
+        return 0
+
+    cases = []
+    for text in args.cases:
+        try:
+            mode, size, batch = text.split(':')
+            size, batch = int(size), int(batch)
+            assert mode in ('train', 'eval') and size > 0 and batch > 0
+        except (ValueError, AssertionError):
+            parser.error(f'--cases: {text!r} is not MODE:SIZE:BATCH (MODE train or eval)')
+        cases.append((mode, size, batch))
+    if args.upstream_dir:
+        load_upstream(args.upstream_dir, args.arch)  # a wrong path fails here, not per case
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}
+    env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    results = []
+    print(f'{"impl":<16}{"case":<16}{"seconds":>10}{"peak growth MB":>16}', flush=True)
+    for mode, size, batch in cases:
+        impls = args.impls or ((['upstream'] if args.upstream_dir else []) + ['mmsdt'] +
+                               (['mmsdt-folded', 'mmsdt-compiled'] if mode == 'eval' else []))
+        for impl in impls:
+            if impl.startswith('mmsdt-') and mode != 'eval':
+                continue
+            repeats = args.repeats if size <= 512 else 1
+            cmd = [sys.executable, __file__, '--case', f'{impl},{args.arch},{mode},{size},{batch}',
+                   '--repeats', str(repeats)]
+            cmd += ['--memory-limit-gb', str(args.memory_limit_gb)]
+            if args.upstream_dir:
+                cmd += ['--upstream-dir', args.upstream_dir]
+            label = f'{mode} {batch}x{size}²'
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                      timeout=args.timeout)
+                if proc.returncode != 0:
+                    tail = (proc.stderr.strip().splitlines() or ['(no output)'])[-1]
+                    reason = ('killed (out of memory?)' if proc.returncode < 0 else tail)[:120]
+                    if any(s in proc.stderr for s in ('bad_alloc', 'MemoryError',
+                                                      'not enough memory', 'allocate memory')):
+                        reason = f'out of memory (over {args.memory_limit_gb:g} GB)'
+                    row = dict(impl=impl, mode=mode, size=size, batch=batch, failed=reason)
+                else:
+                    row = json.loads(proc.stdout.strip().splitlines()[-1])
+            except subprocess.TimeoutExpired:
+                row = dict(impl=impl, mode=mode, size=size, batch=batch,
+                           failed=f'over {args.timeout} s')
+            results.append(row)
+            if 'failed' in row:
+                print(f'{impl:<16}{label:<16}  FAILED: {row["failed"]}', flush=True)
+            else:
+                print(f'{impl:<16}{label:<16}{row["seconds"]:>10.3f}{row["peak_growth_mb"]:>16}',
+                      flush=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(dict(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+                       arch=args.arch, results=results), f, indent=2)
+    print(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
