@@ -3,6 +3,10 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                                 [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
+``--amp``: mmengine's AmpOptimWrapper (fp16 + dynamic loss scale) on a GPU; without CUDA the
+mmsdt backbone runs under bf16 autocast (``model.backbone.autocast_dtype``; AMX on recent
+Intel CPUs), the rest in float32.
+
 The config's ``default_scope`` (mmdet, mmseg or mmpretrain) selects the registries; mmsdt
 components come in through ``custom_imports``. On machines without CUDA a distributed launch
 uses the gloo backend.
@@ -10,6 +14,7 @@ uses the gloo backend.
 import argparse
 import os.path as osp
 
+import torch
 from mmengine.config import Config
 
 from mmsdt.utils.launch import (add_common_args, build_runner, finish_distributed,
@@ -29,9 +34,24 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def _cpu_amp(cfg: Config) -> None:
+    """``--amp`` without CUDA: mmengine's AmpOptimWrapper needs a GPU (and mmcv's CPU ops
+    take no bf16), so the spiking backbone runs under bf16 autocast instead."""
+    backbone = cfg.model.get('backbone') or {}
+    if backbone.get('type') not in ('mmsdt.ESpikeFormer', 'ESpikeFormer'):
+        raise ValueError(f'--amp on a machine without CUDA is supported for mmsdt.ESpikeFormer '
+                         f'backbones (bf16 autocast); the backbone here is '
+                         f'{backbone.get("type")!r}')
+    backbone['autocast_dtype'] = 'bfloat16'
+    print('--amp without CUDA: the backbone runs under bf16 autocast '
+          '(model.backbone.autocast_dtype=bfloat16); heads stay in float32')
+
+
 def build_cfg(args) -> Config:
     cfg = load_tool_config(args)
-    if args.amp:
+    if args.amp and not torch.cuda.is_available():
+        _cpu_amp(cfg)
+    elif args.amp:
         optim_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_type == 'AmpOptimWrapper':
             print('AMP is already enabled in the config')

@@ -48,14 +48,15 @@ def test_rows_for_each_implementation(bench, upstream_dir, tmp_path, repo_root, 
     monkeypatch.setenv('PYTHONPATH', str(repo_root))
     out = tmp_path / 'bench.json'
     rc = bench.main(['--upstream-dir', str(upstream_dir), '--arch', '2.7m', '--cases',
-                     'train:32:2', 'eval:32:1', '--impls', 'upstream', 'mmsdt', 'mmsdt-folded',
-                     '--repeats', '1', '--threads', '1', '--out', str(out)])
+                     'train:32:2', 'eval:32:1', '--impls', 'upstream', 'mmsdt', 'mmsdt-bf16-cp',
+                     'mmsdt-folded', '--repeats', '1', '--threads', '1', '--out', str(out)])
     assert rc == 0
     rows = json.loads(out.read_text())['results']
     # inference forms are measured on eval cases only
-    assert [(r['impl'], r['mode']) for r in rows] == [('upstream', 'train'), ('mmsdt', 'train'),
-                                                      ('upstream', 'eval'), ('mmsdt', 'eval'),
-                                                      ('mmsdt-folded', 'eval')]
+    assert [(r['impl'], r['mode']) for r in rows] == [
+        ('upstream', 'train'), ('mmsdt', 'train'), ('mmsdt-bf16-cp', 'train'),
+        ('upstream', 'eval'), ('mmsdt', 'eval'), ('mmsdt-bf16-cp', 'eval'),
+        ('mmsdt-folded', 'eval')]
     assert all('failed' not in r and r['seconds'] >= 0 and r['threads'] == 1 for r in rows), rows
     assert all(r['seconds'] > 0 for r in rows if r['impl'] != 'upstream')  # real models
     assert rows[0]['params'] == 3 * 4 * 9 + 4 and rows[1]['params'] > 2e6

@@ -118,3 +118,13 @@ def test_corrupt_image_fails_with_its_path(toy_root, tmp_path, repo_root, mmdet_
              if dataset.dataset.get_data_info(i)['img_path'] == str(victim)][0]
     with pytest.raises(Exception, match=victim.name):
         dataset[index]
+
+
+def test_amp_flag_on_cpu_sets_bf16_backbone_autocast(load_tool, monkeypatch, repo_root):
+    train = load_tool('tools/train.py')
+    monkeypatch.setattr(train.torch.cuda, 'is_available', lambda: False)
+    cfg = train.build_cfg(train.parse_args([CONFIG, '--amp']))
+    assert cfg.model.backbone.autocast_dtype == 'bfloat16'
+    assert cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper'
+    cfg = train.build_cfg(train.parse_args([CONFIG]))
+    assert cfg.model.backbone.get('autocast_dtype') is None

@@ -21,10 +21,14 @@ Memory is the peak resident set size minus the resident size after the model was
 the input allocated (``peak growth``), so torch's own footprint is not counted. A case that
 fails (out of memory, time limit) is reported as such.
 
-Implementations: ``upstream`` (the paper's model, its own neurons), ``mmsdt`` (ESpikeFormer as
-trained by mmsdt), and for eval also ``mmsdt-folded`` (``fuse_bn`` + channels-last) and
-``mmsdt-compiled`` (:func:`mmsdt.deployment.prepare_for_inference`: folded, channels-last,
-``torch.compile`` with frozen weights; the compile time is excluded).
+Implementations: ``upstream`` (the paper's model, its own neurons, float32); mmsdt's
+ESpikeFormer in float32 (``mmsdt``: channels-last, the default; ``mmsdt-fp32-contiguous``:
+the layout before it), with bf16 autocast (``mmsdt-bf16``: ``autocast_dtype='bfloat16'``,
+mixed precision like ``--amp``) and with gradient checkpointing on top (``mmsdt-bf16-cp``);
+for eval also ``mmsdt-folded`` (``fuse_bn`` + channels-last) and ``mmsdt-compiled``
+(:func:`mmsdt.deployment.prepare_for_inference`: folded, channels-last, ``torch.compile``
+with frozen weights; the compile time is excluded). Default: upstream, mmsdt, mmsdt-bf16,
+mmsdt-bf16-cp for train cases; upstream, mmsdt and the two inference forms for eval cases.
 """
 import argparse
 import importlib.util
@@ -45,7 +49,15 @@ UPSTREAM_FACTORY = {
     '19m': 'Efficient_Spiking_Transformer_l',
 }
 DEFAULT_CASES = ['eval:512:1', 'train:512:2', 'train:1024:1', 'train:256:1', 'train:2048:1']
-IMPLS = ('upstream', 'mmsdt', 'mmsdt-folded', 'mmsdt-compiled')
+IMPLS = ('upstream', 'mmsdt', 'mmsdt-bf16', 'mmsdt-bf16-cp', 'mmsdt-fp32-contiguous',
+         'mmsdt-folded', 'mmsdt-compiled')
+# training forms: ESpikeFormer options per implementation name
+TRAIN_FORMS = {
+    'mmsdt': {},
+    'mmsdt-bf16': dict(autocast_dtype='bfloat16'),
+    'mmsdt-bf16-cp': dict(autocast_dtype='bfloat16', with_cp=True),
+    'mmsdt-fp32-contiguous': dict(channels_last=False),  # the layout before channels-last
+}
 
 
 def _rss_mb() -> float:
@@ -86,9 +98,9 @@ def build(impl: str, arch: str, upstream_dir: str, mode: str, example):
     if impl == 'upstream':
         return load_upstream(upstream_dir, arch)
     from mmsdt.models import ESpikeFormer
+    if impl in TRAIN_FORMS:
+        return ESpikeFormer(arch, **TRAIN_FORMS[impl])
     model = ESpikeFormer(arch)
-    if impl == 'mmsdt':
-        return model
     if mode != 'eval':
         raise ValueError(f'{impl} is an inference form; use it with eval cases only')
     if impl == 'mmsdt-folded':
@@ -113,7 +125,7 @@ def run_case(impl: str, arch: str, mode: str, size: int, batch: int, repeats: in
 
     torch.manual_seed(0)
     x = torch.randn(batch, 3, size, size)
-    if impl.startswith('mmsdt-'):
+    if impl in ('mmsdt-folded', 'mmsdt-compiled'):
         x = x.contiguous(memory_format=torch.channels_last)
     model = build(impl, arch, upstream_dir, mode, x)
     params = sum(p.numel() for p in model.parameters())
@@ -184,10 +196,11 @@ def main(argv=None) -> int:
     results = []
     print(f'{"impl":<16}{"case":<16}{"seconds":>10}{"peak growth MB":>16}', flush=True)
     for mode, size, batch in cases:
-        impls = args.impls or ((['upstream'] if args.upstream_dir else []) + ['mmsdt'] +
-                               (['mmsdt-folded', 'mmsdt-compiled'] if mode == 'eval' else []))
+        impls = args.impls or ((['upstream'] if args.upstream_dir else []) +
+                               (['mmsdt', 'mmsdt-folded', 'mmsdt-compiled'] if mode == 'eval'
+                                else ['mmsdt', 'mmsdt-bf16', 'mmsdt-bf16-cp']))
         for impl in impls:
-            if impl.startswith('mmsdt-') and mode != 'eval':
+            if impl in ('mmsdt-folded', 'mmsdt-compiled') and mode != 'eval':
                 continue
             repeats = args.repeats if size <= 512 else 1
             cmd = [sys.executable, __file__, '--case', f'{impl},{args.arch},{mode},{size},{batch}',

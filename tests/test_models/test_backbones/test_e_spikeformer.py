@@ -274,3 +274,78 @@ def test_zero_init_residual_makes_every_block_an_identity():
     block = default.block3[0]
     x = torch.randn(2, 96, 8, 8)
     assert not torch.allclose(block(x), x)
+
+
+def _assert_grads_equal(got, want, rel=1e-10):
+    """Equal up to float64 summation-order noise relative to the largest gradient (a
+    gradient that is analytically 0, e.g. a conv bias followed by BN, is pure noise ~1e-11
+    in either summation order)."""
+    scale = max(float(w.abs().max()) for w in want)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape
+        assert float((a - b).abs().max()) <= rel * scale
+
+
+def test_channels_last_is_the_same_function(randomise_bn):
+    """channels_last changes memory layout only: outputs and gradients equal in float64."""
+    x = torch.randn(2, 3, 64, 96, dtype=torch.float64)
+    results = {}
+    for flag in (True, False):
+        torch.manual_seed(0)
+        model = randomise_bn(ESpikeFormer('2.7m', channels_last=flag)).double()
+        convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        dense_kxk = [c for c in convs if c.weight.shape[1] > 1 and c.kernel_size != (1, 1)]
+        assert dense_kxk  # the layouts differ only where the weight shape is unambiguous
+        assert all(c.weight.is_contiguous(memory_format=torch.channels_last) == flag
+                   for c in dense_kxk)
+        outs = model(x)
+        sum(o.square().sum() for o in outs).backward()
+        results[flag] = (outs, [p.grad for p in model.parameters()],
+                         list(model.state_dict()))
+    for a, b in zip(results[True][0], results[False][0]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    _assert_grads_equal(results[True][1], results[False][1])
+    assert results[True][2] == results[False][2]  # same keys (checkpoints unchanged)
+
+
+def test_bf16_autocast_option(randomise_bn, monkeypatch):
+    """autocast_dtype='bfloat16': float32 outputs close to the float32 model, trainable; on
+    CPU the depthwise convs run in float32, the other convs in bf16."""
+    torch.manual_seed(0)
+    ref = randomise_bn(ESpikeFormer('2.7m', drop_path_rate=0.)).eval()
+    model = ESpikeFormer('2.7m', autocast_dtype='bfloat16').eval()
+    model.load_state_dict(ref.state_dict())
+    seen = {}
+
+    def record(module, inputs, output):
+        seen[module.groups > 1] = seen.get(module.groups > 1, set()) | {output.dtype}
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.register_forward_hook(record)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        got, want = model(x), ref(x)
+    assert seen == {True: {torch.float32}, False: {torch.bfloat16}}
+    for g, w in zip(got, want):
+        assert g.dtype == torch.float32
+        # bf16 weights: some counts round differently; the maps stay strongly correlated
+        assert torch.corrcoef(torch.stack([g.flatten(), w.flatten()]))[0, 1] > 0.9
+    model.train()
+    sum(o.square().mean() for o in model(x)).backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 and p.grad.isfinite().all()
+               for p in model.parameters())
+    with pytest.raises(ValueError, match='autocast_dtype'):
+        ESpikeFormer('2.7m', autocast_dtype='int8')
+
+
+def test_with_cp_gives_the_same_gradients(randomise_bn):
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64, requires_grad=True)
+    grads = {}
+    for flag in (True, False):
+        torch.manual_seed(0)
+        model = randomise_bn(ESpikeFormer('2.7m', with_cp=flag)).double().train()
+        x.grad = None
+        sum(o.square().sum() for o in model(x)).backward()
+        grads[flag] = [x.grad.clone()] + [p.grad for p in model.parameters()]
+    _assert_grads_equal(grads[True], grads[False])
