@@ -1,6 +1,7 @@
 # mmsdt: two entry points on a fresh machine (each installs what it needs into .venv/).
 #   make run             - the main job on the embedded default (toy detection; no downloads)
-#   make run TASK=seg    - the same for segmentation (TASK=cls: classification)
+#   make run TASK=seg    - the same for segmentation (TASK=cls: classification,
+#                          TASK=gac: projects/gac, Gated Attention Coding)
 #   make test            - the test suite
 PY := .venv/bin/python
 TASK ?= det

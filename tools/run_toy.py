@@ -31,8 +31,12 @@ TASKS = {
                 data_root='data/toy_ade', work_dir='work_dirs/toy_segmentation'),
     'cls': dict(config='configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py',
                 data_root='data/toy_cls', work_dir='work_dirs/toy_classification'),
+    # projects/gac: the same classes at 32x32 (CIFAR size), GAC-MSResNet-18 at 1/8 width, T=4
+    'gac': dict(
+        config='projects/gac/configs/toy/gac-msresnet18-w8-t4_1xb32-1400i_toy-cls-32px.py',
+        data_root='data/toy_cls32', work_dir='work_dirs/toy_gac'),
 }
-NUM_VIS = dict(det=6, seg=6, cls=24)  # images drawn by default
+NUM_VIS = dict(det=6, seg=6, cls=24, gac=24)  # images drawn by default
 
 # Known-harmless third-party warnings, hidden from this tool's output only (never globally):
 # (message regex, category, regex of the module the warning is attributed to).
@@ -86,8 +90,11 @@ def step(i: int, n: int, text: str) -> None:
 def prepare_data(task: str, data_root: str) -> str:
     """Generate the task's toy set under ``data_root`` unless it is there; say which."""
     from mmsdt.datasets import generate_toy_ade, generate_toy_cls, generate_toy_coco
-    generate = dict(det=generate_toy_coco, seg=generate_toy_ade, cls=generate_toy_cls)[task]
-    summary = generate(data_root)
+    if task == 'gac':
+        summary = generate_toy_cls(data_root, size=32)
+    else:
+        generate = dict(det=generate_toy_coco, seg=generate_toy_ade, cls=generate_toy_cls)[task]
+        summary = generate(data_root)
     return ('generated' if summary['generated'] else 'reused') + ': ' + ', '.join(
         f'{split}: {info["images"]} images' for split, info in summary['splits'].items())
 

@@ -160,11 +160,19 @@ def module_group(name: str) -> str:
     return name.split('.')[0] if '.' in name else name
 
 
+def is_spiking_neuron(module: nn.Module) -> bool:
+    """A :class:`MultiSpike`, or any module declaring ``emits_spikes = True`` whose output is
+    ``count / module.norm`` (e.g. a multi-step LIF: binary spikes per time step, norm 1)."""
+    return isinstance(module, MultiSpike) or getattr(module, 'emits_spikes', False) is True
+
+
 def spike_counts(x) -> Optional[Tuple[torch.Tensor, float]]:
     """``(integer counts, norm)`` of a spike input, or ``None`` for an analog tensor."""
     if isinstance(x, SpikeTrain):
         return x.counts().double(), x.norm
     norm = getattr(x, SPIKE_ATTR, None)
+    if norm is None and x._base is not None:  # a view (reshape, flatten) of a spike tensor
+        norm = getattr(x._base, SPIKE_ATTR, None)
     if norm is None:
         return None
     return torch.round(x.detach().double() * norm), norm
@@ -270,8 +278,9 @@ class SynapticOpCounter:
         memory (MemoryCost, optional): settings of the memory-traffic estimate.
 
     Raises:
-        ValueError: ``model`` holds no :class:`MultiSpike` (an energy report of a model
-            without spiking layers is not what was asked for).
+        ValueError: ``model`` holds no spiking neuron (:class:`MultiSpike` or a module with
+            ``emits_spikes = True``, see :func:`is_spiking_neuron`): an energy report of a
+            model without spiking layers is not what was asked for.
 
     Example:
         >>> with SynapticOpCounter(model) as counter:
@@ -288,10 +297,10 @@ class SynapticOpCounter:
         self._matmul_index: Dict[str, int] = {}
         self._pending = set()  # plain layers about to be called by spike_linear (skip once)
         self._handles = []
-        neurons = [m for m in model.modules() if isinstance(m, MultiSpike)]
+        neurons = [m for m in model.modules() if is_spiking_neuron(m)]
         if not neurons:
-            raise ValueError(f'{type(model).__name__} has no spiking layer (no MultiSpike): '
-                             'there are no spikes to count')
+            raise ValueError(f'{type(model).__name__} has no spiking layer (no MultiSpike and no '
+                             'module with emits_spikes): there are no spikes to count')
         for m in neurons:
             self._handles.append(m.register_forward_hook(self._tag_spikes))
         for name, m in model.named_modules():
@@ -303,7 +312,7 @@ class SynapticOpCounter:
 
     # ------------------------------------------------------------------ hooks
     @staticmethod
-    def _tag_spikes(module: MultiSpike, inputs, output) -> None:
+    def _tag_spikes(module: nn.Module, inputs, output) -> None:
         if isinstance(output, torch.Tensor):
             setattr(output, SPIKE_ATTR, module.norm)
 

@@ -20,7 +20,7 @@ def _load_run_toy():
 
 
 @pytest.mark.parametrize('task, metric', [('det', 'bbox_mAP'), ('seg', 'mIoU'),
-                                          ('cls', 'top-1')])
+                                          ('cls', 'top-1'), ('gac', 'top-1')])
 def test_run_toy_pipeline(task, metric, tmp_path):
     work, data = tmp_path / 'work', tmp_path / 'data'
     proc = subprocess.run(
@@ -37,7 +37,7 @@ def test_run_toy_pipeline(task, metric, tmp_path):
     # the checkpoint the runner saved last, as mmengine also records it in the work dir
     assert Path(summary['checkpoint']).is_file()
     assert summary['checkpoint'] == (work / 'last_checkpoint').read_text().strip()
-    if task == 'cls':  # one grid picture of the drawn val images
+    if task in ('cls', 'gac'):  # one grid picture of the drawn val images
         import cv2
         grid = cv2.imread(summary['predictions'])
         assert summary['predictions'].endswith('.png') and grid is not None
@@ -56,7 +56,7 @@ def test_data_root_reaches_wrapped_training_sets():
     MultiImageMixDataset), not only the top-level dataset dict."""
     from mmengine.config import Config
     run_toy = _load_run_toy()
-    for task in ('det', 'seg', 'cls'):
+    for task in ('det', 'seg', 'cls', 'gac'):
         cfg = Config.fromfile(str(REPO / run_toy.TASKS[task]['config']))
         run_toy.point_config_at(cfg, task, '/elsewhere/toy')
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -64,5 +64,5 @@ def test_data_root_reaches_wrapped_training_sets():
             assert dataset.data_root == '/elsewhere/toy/', (task, loader)
             assert 'data_root' not in cfg[loader].dataset or \
                 cfg[loader].dataset is dataset, 'a wrapper got a data_root it does not take'
-        if task != 'cls':
+        if task in ('det', 'seg'):
             assert cfg.train_dataloader.dataset.type == 'MultiImageMixDataset', task

@@ -1,0 +1,4 @@
+# GAC-MS-ResNet-18 on ImageNet-1k, T = 6: the GAC code's recipe (README.md).
+_base_ = './_base_/gac-msresnet_in1k.py'
+
+model = dict(backbone=dict(arch='imagenet18', time_steps=6))

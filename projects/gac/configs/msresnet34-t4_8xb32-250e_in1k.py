@@ -1,0 +1,4 @@
+# MS-ResNet-34, direct coding (baseline), ImageNet-1k, T = 4: the GAC code's recipe (README.md).
+_base_ = './_base_/gac-msresnet_in1k.py'
+
+model = dict(backbone=dict(arch='imagenet34', time_steps=4, encoder=dict(gate='none')))

@@ -1,0 +1,14 @@
+"""Gated Attention Coding (AAAI 2024) as an mmsdt project: multi-step LIF neurons, the GAC
+encoder, MS-ResNet backbones and a time-averaging mmpretrain head, registered in mmsdt's
+``MODELS`` (configs bring them in with ``custom_imports=dict(imports=['projects.gac.gac'])``).
+"""
+from .convert import convert_gac_encoder
+from .encoder import GatedAttentionEncoder, pad_same
+from .head import TimeAveragedClsHead
+from .lif import LIF_PRESETS, MultiStepLIF, surrogate_grad
+from .ms_resnet import MSBasicBlock, MSResNet
+
+__all__ = [
+    'MultiStepLIF', 'LIF_PRESETS', 'surrogate_grad', 'GatedAttentionEncoder', 'pad_same',
+    'MSResNet', 'MSBasicBlock', 'TimeAveragedClsHead', 'convert_gac_encoder'
+]
