@@ -6,9 +6,25 @@ import tempfile
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import mmcv
+import torch
 from mmengine.config import Config
+from torch import nn
 
 from mmsdt.utils import load_model_checkpoint
+
+
+class TensorModeForward(nn.Module):
+    """``model(inputs, data_samples, mode='tensor')`` as a one-argument module (the form that
+    tracers, exporters and :func:`mmsdt.snn.verify_spike_driven` call): class scores of a
+    classifier, decode-head logits of a segmentor, raw head outputs of a detector."""
+
+    def __init__(self, model: nn.Module, data_samples=None):
+        super().__init__()
+        self.model = model
+        self.data_samples = data_samples
+
+    def forward(self, inputs: torch.Tensor):
+        return self.model(inputs, self.data_samples, mode='tensor')
 
 
 def build_inferencer(config: str, device: str = 'cpu', weights: Optional[str] = None,

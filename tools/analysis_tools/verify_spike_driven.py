@@ -17,23 +17,10 @@ import sys
 from typing import List, Optional
 
 import torch
-from torch import nn
 
-from mmsdt.apis import build_inferencer, dataset_images, preprocessed_batches
+from mmsdt.apis import (TensorModeForward, build_inferencer, dataset_images,
+                        preprocessed_batches)
 from mmsdt.snn import verify_spike_driven
-
-
-class TensorForward(nn.Module):
-    """``model(inputs, data_samples, mode='tensor')`` as a one-argument module (the form
-    :func:`verify_spike_driven` calls)."""
-
-    def __init__(self, model: nn.Module, data_samples):
-        super().__init__()
-        self.model = model
-        self.data_samples = data_samples
-
-    def forward(self, inputs: torch.Tensor):
-        return self.model(inputs, self.data_samples, mode='tensor')
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -61,7 +48,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for path, batch in zip(images, preprocessed_batches(inferencer, images)):
         with torch.no_grad():
             data = model.data_preprocessor(batch, False)
-        report = verify_spike_driven(TensorForward(model, data['data_samples']), data['inputs'])
+        report = verify_spike_driven(TensorModeForward(model, data['data_samples']),
+                                     data['inputs'])
         ok = report.ok(args.rtol)
         failed += not ok
         worst = max(worst, report.output_deviation, report.max_potential_deviation)

@@ -52,18 +52,6 @@ class ExtractFeatures(nn.Module):
         return self.model.extract_feat(inputs)
 
 
-class TensorModeForward(nn.Module):
-    """``model(inputs, None, mode='tensor')`` as a one-argument module (classifiers,
-    segmentors)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, inputs: torch.Tensor):
-        return self.model(inputs, None, mode='tensor')
-
-
 def select_part(model: nn.Module, part: str, scope: str, config: str) -> nn.Module:
     """The module to export for ``--part``; a clear error for a part the model cannot give."""
     if part == 'backbone':
@@ -75,6 +63,7 @@ def select_part(model: nn.Module, part: str, scope: str, config: str) -> nn.Modu
             f'{config}: --part model is not exported for detectors (proposals, RoIAlign and NMS '
             f'need mmcv custom ops and post-processing outside ONNX); use --part features and '
             f'run the heads in PyTorch, or mmdeploy')
+    from mmsdt.apis import TensorModeForward
     return TensorModeForward(model)
 
 

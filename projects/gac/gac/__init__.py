@@ -5,10 +5,10 @@ encoder, MS-ResNet backbones and a time-averaging mmpretrain head, registered in
 from .convert import convert_gac_encoder
 from .encoder import GatedAttentionEncoder, pad_same
 from .head import TimeAveragedClsHead
-from .lif import LIF_PRESETS, MultiStepLIF, surrogate_grad
+from .lif import LIF_PRESETS, MultiStepLIF, build_lif, surrogate_grad
 from .ms_resnet import MSBasicBlock, MSResNet
 
 __all__ = [
-    'MultiStepLIF', 'LIF_PRESETS', 'surrogate_grad', 'GatedAttentionEncoder', 'pad_same',
-    'MSResNet', 'MSBasicBlock', 'TimeAveragedClsHead', 'convert_gac_encoder'
+    'MultiStepLIF', 'LIF_PRESETS', 'build_lif', 'surrogate_grad', 'GatedAttentionEncoder',
+    'pad_same', 'MSResNet', 'MSBasicBlock', 'TimeAveragedClsHead', 'convert_gac_encoder'
 ]

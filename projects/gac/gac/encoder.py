@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mmsdt.registry import MODELS
-from .lif import MultiStepLIF
+from .lif import build_lif
 
 GATES = ('learned', 'none', 'constant')
 
@@ -64,7 +64,7 @@ class GatedAttentionEncoder(BaseModule):
                               stem_padding, bias=False)
         self.bn = nn.BatchNorm2d(embed_dims)
         if gate != 'none':
-            self.lif = MultiStepLIF(**({'preset': neuron} if isinstance(neuron, str) else neuron))
+            self.lif = build_lif(neuron)
         if gate == 'learned':
             hidden = max(1, self.time_steps // ta_reduction)  # official T // 2 is 0 at T = 1
             self.ta_fc1 = nn.Linear(self.time_steps, hidden, bias=False)
@@ -111,14 +111,14 @@ class GatedAttentionEncoder(BaseModule):
         spikes = self.lif(current)
         if self.gate_mode == 'constant':
             return spikes
-        gate = torch.sigmoid(self.temporal_attention(current) *
+        return self._gate(current) * spikes
+
+    def _gate(self, current: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.temporal_attention(current) *
                              self.spatial_channel_attention(current))
-        return gate * spikes
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The gate ``sigmoid(TA * SCA)`` for ``x`` (``gate='learned'`` only)."""
         if self.gate_mode != 'learned':
             raise ValueError(f"gate() needs gate='learned', this encoder has {self.gate_mode!r}")
-        current = self.current(x)
-        return torch.sigmoid(self.temporal_attention(current) *
-                             self.spatial_channel_attention(current))
+        return self._gate(self.current(x))

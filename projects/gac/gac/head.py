@@ -6,7 +6,7 @@ from mmpretrain.models.heads import ClsHead
 from torch import nn
 
 from mmsdt.registry import MODELS
-from .lif import MultiStepLIF
+from .lif import build_lif
 
 
 @MODELS.register_module()
@@ -24,7 +24,7 @@ class TimeAveragedClsHead(ClsHead):
                  neuron: Union[str, dict] = 'cifar', **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
-        self.lif = MultiStepLIF(**({'preset': neuron} if isinstance(neuron, str) else neuron))
+        self.lif = build_lif(neuron)
         self.fc = nn.Linear(in_channels, num_classes)
 
     def pre_logits(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -14,7 +14,7 @@ lens). spikingjelly 2.x was not used: its LIF divides the input by tau unless
 a triangle of fixed height), so both presets would need wrappers anyway, and it would be one
 more pinned package for ~40 lines.
 """
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch import nn
@@ -112,3 +112,9 @@ class MultiStepLIF(nn.Module):
         return (f'decay={self.decay:g}, v_threshold={self.v_threshold:g}, '
                 f'detach_reset={self.detach_reset}, surrogate={self.surrogate}'
                 f'(width={self.surrogate_width:g})')
+
+
+def build_lif(neuron: Union[str, dict]) -> MultiStepLIF:
+    """A :class:`MultiStepLIF` from a preset name or a dict of its arguments (how configs name
+    the neuron of the encoder, the blocks and the head)."""
+    return MultiStepLIF(**({'preset': neuron} if isinstance(neuron, str) else neuron))

@@ -7,12 +7,15 @@ from torch import nn
 
 from mmsdt.registry import MODELS
 from .encoder import GatedAttentionEncoder
-from .lif import MultiStepLIF
+from .lif import build_lif
 
 
-def _per_step(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Apply a 2-D layer to ``[T, B, C, H, W]`` by merging T into the batch."""
-    return module(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+def _per_step(x: torch.Tensor, *layers: nn.Module) -> torch.Tensor:
+    """Apply 2-D layers in turn to ``[T, B, C, H, W]`` by merging T into the batch."""
+    y = x.flatten(0, 1)
+    for layer in layers:
+        y = layer(y)
+    return y.unflatten(0, x.shape[:2])
 
 
 class MSBasicBlock(nn.Module):
@@ -20,12 +23,13 @@ class MSBasicBlock(nn.Module):
     identity, or a 1x1 conv + BN (fed by the real-valued stream) when stride or width change.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, neuron: dict):
+    def __init__(self, in_channels: int, out_channels: int, stride: int,
+                 neuron: Union[str, dict]):
         super().__init__()
-        self.lif1 = MultiStepLIF(**neuron)
+        self.lif1 = build_lif(neuron)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.lif2 = MultiStepLIF(**neuron)
+        self.lif2 = build_lif(neuron)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.downsample = None
@@ -35,9 +39,9 @@ class MSBasicBlock(nn.Module):
                 nn.BatchNorm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = _per_step(nn.Sequential(self.conv1, self.bn1), self.lif1(x))
-        y = _per_step(nn.Sequential(self.conv2, self.bn2), self.lif2(y))
-        shortcut = x if self.downsample is None else _per_step(self.downsample, x)
+        y = _per_step(self.lif1(x), self.conv1, self.bn1)
+        y = _per_step(self.lif2(y), self.conv2, self.bn2)
+        shortcut = x if self.downsample is None else _per_step(x, self.downsample)
         return y + shortcut
 
 
@@ -89,7 +93,6 @@ class MSResNet(BaseModule):
         widths, depths, strides = arch['widths'], arch['depths'], arch['strides']
         if not len(widths) == len(depths) == len(strides):
             raise ValueError(f'widths, depths and strides must have the same length: {arch}')
-        neuron = {'preset': neuron} if isinstance(neuron, str) else dict(neuron)
         self.time_steps = time_steps
         enc = dict(self.stems[arch.get('stem', 'cifar')])
         enc.update(encoder or {})
