@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .compact import register_spike_output
+from .fused import can_fuse, can_fuse_norm, fused_bn_spike, fused_spike
 from .spike_train import SpikeTrain
 
 ROUNDING_MODES = ('half_even', 'half_up')
@@ -157,9 +158,45 @@ class MultiSpike(nn.Module):
         """The integer spike count ``s`` (no normalisation, no gradient)."""
         return quantize_spike_count(u.detach(), self.max_value, self.rounding)
 
+    def _train_dtype(self, u: torch.Tensor, dtype: Optional[torch.dtype]) -> torch.dtype:
+        """Dtype of fused training outputs: ``dtype``, else autocast's (every spike feeds a
+        linear op that autocast would cast it for; exact, spikes are multiples of 1/norm)."""
+        if dtype is not None:
+            return dtype
+        if torch.is_autocast_enabled(u.device.type):
+            return torch.get_autocast_dtype(u.device.type)
+        return u.dtype
+
+    def after_norm(self, x: torch.Tensor, norm_layer: nn.Module,
+                   dtype: Optional[torch.dtype] = None):
+        """``self(norm_layer(x))``: the spikes of a normalised potential.
+
+        In training on CPU a plain BatchNorm and this neuron run as one fused kernel
+        (:mod:`mmsdt.snn.fused`; same values, one memory pass instead of about ten); otherwise
+        the two modules are called as usual (hooks, SyncBN, spike-driven mode, GPU).
+
+        Args:
+            x: the input of ``norm_layer``.
+            norm_layer: the normalisation in front of the neuron.
+            dtype: compute BN on ``x`` in this dtype and emit spikes in it (e.g. float32 for a
+                consumer that runs outside autocast). Default: autocast's dtype in an autocast
+                region (fused path), else ``x``'s.
+        """
+        if can_fuse_norm(x, norm_layer, self):
+            out, code = fused_bn_spike(x, norm_layer, self, self._train_dtype(x, dtype))
+            register_spike_output(out, self.norm, self.max_value, code)
+            return out
+        if dtype is not None:
+            x = x.to(dtype)
+        return self(norm_layer(x))
+
     def forward(self, u: torch.Tensor):
         if self.spike_driven:
             return SpikeTrain.from_counts(self.spike_count(u), self.max_value, self.norm)
+        if can_fuse(u, self):
+            out, code = fused_spike(u, self, self._train_dtype(u, None))
+            register_spike_output(out, self.norm, self.max_value, code)
+            return out
         if torch.is_grad_enabled() and u.requires_grad:
             out = _MultiSpikeFunction.apply(u, self.max_value, self.norm, self.rounding,
                                             self.include_boundary)

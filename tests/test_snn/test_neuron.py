@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from mmsdt.snn import MultiSpike
+from mmsdt.snn.fused import use_fused_kernels
 from mmsdt.snn.neuron import _pack_reference, _unpack_reference, pack_mask, unpack_mask
 
 
@@ -36,8 +37,7 @@ def test_straight_through_gradient():
     assert u.grad.tolist() == [0, 0, 0.5, 0, 0]
 
 
-def test_backward_keeps_a_bit_packed_mask_not_the_input():
-    u = torch.randn(3, 67, requires_grad=True)
+def _saved_by_neuron(u):
     saved = []
 
     def pack(t):
@@ -46,8 +46,23 @@ def test_backward_keeps_a_bit_packed_mask_not_the_input():
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         MultiSpike()(u * 3)
+    return saved
+
+
+def test_backward_keeps_a_bit_packed_mask_not_the_input():
+    u = torch.randn(3, 67, requires_grad=True)
+    with use_fused_kernels(False):
+        saved = _saved_by_neuron(u)
     assert len(saved) == 1 and saved[0].dtype == torch.uint8
     assert saved[0].numel() == (3 * 67 + 7) // 8
+
+
+def test_fused_backward_keeps_one_code_byte_not_the_input():
+    u = torch.randn(3, 67, requires_grad=True)
+    with use_fused_kernels(True):
+        saved = _saved_by_neuron(u)
+    assert len(saved) == 1 and saved[0].dtype == torch.uint8
+    assert saved[0].shape == u.shape
 
 
 def test_mask_packing_round_trip():

@@ -26,17 +26,8 @@ def _conv_bn(in_ch: int, out_ch: int, kernel: int = 1, padding: int = 0, groups:
         nn.BatchNorm2d(out_ch))
 
 
-def _spike_conv_bn(x, spike: MultiSpike, conv_bn: nn.Sequential) -> torch.Tensor:
-    return conv_bn[1](spike_linear(conv_bn[0], spike(x)))
-
-
-def _spike_depthwise_bn(x, spike: MultiSpike, conv_bn: nn.Sequential) -> torch.Tensor:
-    """:func:`_spike_conv_bn` for the depthwise conv: in float32 under CPU autocast (oneDNN's
-    bf16 depthwise 7x7 kernels are about 2x slower than its float32 ones)."""
-    if x.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
-        with torch.autocast('cpu', enabled=False):
-            return _spike_conv_bn(x.float(), spike, conv_bn)
-    return _spike_conv_bn(x, spike, conv_bn)
+def _cpu_autocast(x: torch.Tensor) -> bool:
+    return x.device.type == 'cpu' and torch.is_autocast_enabled('cpu')
 
 
 class SpikeDownsample(nn.Module):
@@ -80,9 +71,16 @@ class SepConvSpike(nn.Module):
         self.pwconv2 = _conv_bn(hidden, dim)
 
     def forward(self, x):
-        x = _spike_conv_bn(x, self.spike1, self.pwconv1)
-        x = _spike_depthwise_bn(x, self.spike2, self.dwconv)
-        return _spike_conv_bn(x, self.spike3, self.pwconv2)
+        h = spike_linear(self.pwconv1[0], self.spike1(x))
+        if _cpu_autocast(x):
+            # in float32: oneDNN's bf16 depthwise 7x7 kernels are about 2x slower on CPU
+            s = self.spike2.after_norm(h, self.pwconv1[1], dtype=torch.float32)
+            with torch.autocast('cpu', enabled=False):
+                h = spike_linear(self.dwconv[0], s)
+        else:
+            h = spike_linear(self.dwconv[0], self.spike2.after_norm(h, self.pwconv1[1]))
+        h = spike_linear(self.pwconv2[0], self.spike3.after_norm(h, self.dwconv[1]))
+        return self.pwconv2[1](h)
 
 
 class SpikeConvBlock(nn.Module):
@@ -115,8 +113,8 @@ class SpikeConvBlock(nn.Module):
 
     def forward(self, x):
         x = x + self.drop_path(self.Conv(x))
-        y = self.bn1(spike_linear(self.conv1, self.spike1(x)))
-        y = self.bn2(spike_linear(self.conv2, self.spike2(y)))
+        y = spike_linear(self.conv1, self.spike1(x))
+        y = self.bn2(spike_linear(self.conv2, self.spike2.after_norm(y, self.bn1)))
         return x + self.drop_path(y)
 
 
@@ -137,8 +135,8 @@ class SpikeMLP(nn.Module):
     def forward(self, x):
         B, C, H, W = x.shape
         x = x.flatten(2)
-        x = self.fc1_bn(spike_linear(self.fc1_conv, self.fc1_spike(x)))
-        x = self.fc2_bn(spike_linear(self.fc2_conv, self.fc2_spike(x)))
+        x = spike_linear(self.fc1_conv, self.fc1_spike(x))
+        x = self.fc2_bn(spike_linear(self.fc2_conv, self.fc2_spike.after_norm(x, self.fc1_bn)))
         return x.reshape(B, C, H, W)
 
 
@@ -197,9 +195,10 @@ class SpikeLinearAttention(nn.Module):
     def forward(self, x):
         B, C, H, W = x.shape
         x = self.input_spike(x)
-        q = spike_layout(self.q_spike(self.q_conv[1](spike_linear(self.q_conv[0], x))), self._heads)
-        k = spike_layout(self.k_spike(self.k_conv[1](spike_linear(self.k_conv[0], x))), self._heads)
-        v = spike_layout(self.v_spike(self.v_conv[1](spike_linear(self.v_conv[0], x))), self._heads)
+        q, k, v = (spike_layout(spike.after_norm(spike_linear(conv_bn[0], x), conv_bn[1]),
+                                self._heads)
+                   for spike, conv_bn in ((self.q_spike, self.q_conv), (self.k_spike, self.k_conv),
+                                          (self.v_spike, self.v_conv)))
         k_t = spike_layout(k, lambda t: t.transpose(-2, -1))
         out = spike_matmul(q, spike_matmul(k_t, v)) * self.scale  # (B, heads, N, 4C/heads)
         out = out.permute(0, 2, 1, 3).reshape(B, H * W, -1).transpose(1, 2).reshape(B, -1, H, W)

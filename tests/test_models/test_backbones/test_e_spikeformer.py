@@ -6,6 +6,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.models import ESpikeFormer
 from mmsdt.snn import MultiSpike, SpikeLinear, SpikeRecorder, spike_driven
+from mmsdt.snn.fused import use_fused_kernels
 
 ARCHS = ['2.7m', '5.1m', '10m', '19m']
 PARAMS_WITH_HEAD = [2_702_048, 5_105_608, 10_023_112, 18_987_504]
@@ -337,6 +338,43 @@ def test_bf16_autocast_option(randomise_bn, monkeypatch):
                for p in model.parameters())
     with pytest.raises(ValueError, match='autocast_dtype'):
         ESpikeFormer('2.7m', autocast_dtype='int8')
+
+
+@pytest.mark.parametrize('channels_last', [True, False])
+def test_fused_training_kernels_are_the_same_function(randomise_bn, channels_last):
+    """The fused BN + neuron kernels (training on CPU): same outputs, gradients and BN running
+    statistics as the unfused modules, in float64."""
+    x = torch.randn(2, 3, 64, 96, dtype=torch.float64)
+    results = {}
+    for flag in (True, False):
+        torch.manual_seed(0)
+        model = randomise_bn(ESpikeFormer('2.7m', channels_last=channels_last)).double().train()
+        with use_fused_kernels(flag):
+            outs = model(x.clone().requires_grad_())
+            sum(o.square().sum() for o in outs).backward()
+        results[flag] = (outs, [p.grad for p in model.parameters()],
+                         [b.double() for b in model.buffers()])
+    for a, b in zip(results[True][0], results[False][0]):
+        assert torch.equal(a, b)
+    _assert_grads_equal(results[True][1], results[False][1])
+    for a, b in zip(results[True][2], results[False][2]):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
+
+
+def test_bf16_training_keeps_depthwise_convs_in_float32():
+    model = ESpikeFormer('2.7m', autocast_dtype='bfloat16').train()
+    seen = {}
+
+    def record(module, inputs, output):
+        seen[module.groups > 1] = seen.get(module.groups > 1, set()) | {inputs[0].dtype}
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d) and m is not model.downsample1_1.encode_conv:
+            m.register_forward_hook(record)
+    with use_fused_kernels(True):
+        sum(o.square().mean() for o in model(torch.randn(2, 3, 64, 64))).backward()
+    # spikes reach the depthwise convs in float32, all other convs in bf16 (exact spikes)
+    assert seen == {True: {torch.float32}, False: {torch.bfloat16}}
 
 
 def test_with_cp_gives_the_same_gradients(randomise_bn):

@@ -1,0 +1,250 @@
+"""The fused training kernels (mmsdt.snn.fused) against the unfused modules, in float64."""
+import copy
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from mmsdt.snn import MultiSpike, SpikeRecorder, compact_spike_storage, spike_driven
+from mmsdt.snn import fused
+from mmsdt.snn.fused import can_fuse, can_fuse_norm, codes_to_spikes, use_fused_kernels
+
+# potentials on every rounding tie and boundary, plus random values
+EDGES = [-1.0, -0.0, 0.0, 0.25, 0.5, 1.0, 1.5, 2.5, 3.5, 4.0, 4.0 + 1e-12, 4.5, 7.0, 7.5, 9.0]
+
+
+def _potentials(shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(shape, generator=g, dtype=torch.float64) * 3 + 1.5
+    flat = u.view(-1)
+    flat[:len(EDGES)] = torch.tensor(EDGES, dtype=torch.float64)
+    return u
+
+
+def _grad_of(fn, u, weight):
+    u = u.detach().clone().requires_grad_()
+    out = fn(u)
+    (out * weight).sum().backward()
+    return out, u.grad
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(),
+    dict(rounding='half_up'),
+    dict(include_boundary=False),
+    dict(max_value=1, norm=1),
+    dict(max_value=7, norm=3.0),
+    dict(max_value=127, norm=1, rounding='half_up'),
+])
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last', 'transposed', 'strided'])
+def test_fused_neuron_equals_unfused(cfg, layout):
+    base = _potentials((2, 5, 6, 7))
+    u = {'contiguous': base, 'channels_last': base.contiguous(memory_format=torch.channels_last),
+         'transposed': base.flatten(2).transpose(1, 2), 'strided': base[:, :, ::2]}[layout]
+    weight = torch.randn(u.shape, dtype=torch.float64)
+    spike = MultiSpike(**cfg)
+    with use_fused_kernels(False):
+        ref, ref_grad = _grad_of(spike, u, weight)
+    with use_fused_kernels(True):
+        assert can_fuse(u.detach().requires_grad_(), spike)
+        out, grad = _grad_of(spike, u, weight)
+    assert torch.equal(out, ref)
+    assert torch.equal(grad, ref_grad)  # a 0/1 mask times the gradient divided by norm: exact
+    if layout != 'strided':
+        assert out.stride() == ref.stride()
+
+
+def _randomised_bn(cls, channels, seed=0):
+    torch.manual_seed(seed)
+    bn = cls(channels).double()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2.0)
+        bn.bias.uniform_(-0.5, 1.5)
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    return bn
+
+
+def _bn_inputs():
+    x4 = torch.randn(2, 6, 5, 7, dtype=torch.float64) * 2 + 0.3
+    x3 = torch.randn(3, 6, 10, dtype=torch.float64) * 2 + 0.3
+    return {
+        'bn2d_contiguous': (nn.BatchNorm2d, x4),
+        'bn2d_channels_last': (nn.BatchNorm2d, x4.contiguous(memory_format=torch.channels_last)),
+        'bn1d_3d': (nn.BatchNorm1d, x3),
+        'bn1d_3d_channels_inner': (nn.BatchNorm1d, x3.transpose(1, 2).contiguous().transpose(1, 2)),
+        'bn1d_2d': (nn.BatchNorm1d, torch.randn(9, 6, dtype=torch.float64) * 2),
+    }
+
+
+@pytest.mark.parametrize('case', sorted(_bn_inputs()))
+@pytest.mark.parametrize('mode', ['train', 'eval', 'train_momentum_none', 'frozen_affine',
+                                  'input_without_grad'])
+def test_fused_bn_neuron_equals_bn_then_neuron(case, mode):
+    cls, x = _bn_inputs()[case]
+    bn = _randomised_bn(cls, 6)
+    bn.train(mode != 'eval')
+    if mode == 'train_momentum_none':
+        bn.momentum = None
+    if mode == 'frozen_affine':
+        bn.weight.requires_grad_(False)
+        bn.bias.requires_grad_(False)
+    spike = MultiSpike(norm=2)
+    bn_ref = copy.deepcopy(bn)
+    weight = torch.randn(x.shape, dtype=torch.float64)
+    x_grad = mode != 'input_without_grad'
+
+    def run(module, fused_on):
+        xin = x.detach().clone().requires_grad_(x_grad)
+        with use_fused_kernels(fused_on):
+            if fused_on:
+                assert can_fuse_norm(xin, module, spike)
+            for _ in range(2):  # twice: running statistics are updated twice
+                out = spike.after_norm(xin, module)
+            (out * weight).sum().backward()
+        return out, xin.grad
+
+    ref, ref_grad = run(bn_ref, False)
+    out, grad = run(bn, True)
+    assert torch.equal(out, ref)
+    if x_grad:
+        assert torch.allclose(grad, ref_grad, rtol=1e-12, atol=1e-12)
+    else:
+        assert grad is None
+    for name in ('weight', 'bias'):
+        p, p_ref = getattr(bn, name), getattr(bn_ref, name)
+        if mode == 'frozen_affine':
+            assert p.grad is None
+        else:
+            assert torch.allclose(p.grad, p_ref.grad, rtol=1e-12, atol=1e-12)
+    for name in ('running_mean', 'running_var', 'num_batches_tracked'):
+        assert torch.allclose(getattr(bn, name).double(), getattr(bn_ref, name).double(),
+                              rtol=1e-14, atol=1e-14), name
+    if mode != 'eval':
+        assert bn.num_batches_tracked.item() == 2
+
+
+def test_fused_outputs_follow_autocast_and_requested_dtype():
+    x = (torch.randn(2, 4, 6, 6) * 3).requires_grad_()
+    bn = nn.BatchNorm2d(4)
+    spike = MultiSpike()
+    ref = spike(bn(x))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = spike(x)
+        out_bn = spike.after_norm(x, bn)
+        out_fp32 = spike.after_norm(x, bn, dtype=torch.float32)
+    assert out.dtype == out_bn.dtype == torch.bfloat16 and out_fp32.dtype == torch.float32
+    assert torch.equal(out.float(), spike(x))  # spikes are exact in bfloat16
+    assert torch.equal(out_fp32, ref)
+    assert torch.equal(out_bn.float(), ref)
+    out.float().sum().backward()
+    assert x.grad.dtype == torch.float32
+
+
+def test_unfused_where_fusion_would_change_what_observers_see():
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    bn, spike = nn.BatchNorm2d(4), MultiSpike()
+    assert can_fuse(x, spike) and can_fuse_norm(x, bn, spike)
+    with SpikeRecorder(nn.ModuleDict(dict(spike=spike))) as rec:
+        assert not can_fuse(x, spike) and not can_fuse_norm(x, bn, spike)
+        spike.after_norm(x, bn)
+    assert rec.stats['spike'].calls == 1  # the hook saw the neuron's call
+    handle = bn.register_forward_pre_hook(lambda m, a: None)
+    assert not can_fuse_norm(x, bn, spike)
+    handle.remove()
+    with spike_driven(nn.ModuleDict(dict(spike=spike))):
+        assert not can_fuse(x, spike)
+    with torch.no_grad():
+        assert not can_fuse(x, spike) and not can_fuse_norm(x, bn, spike)
+    assert not can_fuse(x.detach(), spike)
+    assert not can_fuse_norm(x, nn.SyncBatchNorm(4), spike)
+    assert not can_fuse(x, MultiSpike(max_value=200))
+    with use_fused_kernels(False):
+        assert not can_fuse(x, spike)
+
+
+def test_environment_variable_disables_fusion(monkeypatch):
+    x = torch.randn(5, requires_grad=True)
+    monkeypatch.setenv('MMSDT_FUSED_KERNELS', '0')
+    assert not can_fuse(x, MultiSpike())
+    with use_fused_kernels(True):  # explicit choice wins
+        assert can_fuse(x, MultiSpike())
+
+
+def test_batch_of_one_value_per_channel_keeps_bn_error():
+    x = torch.randn(1, 3, 1, 1, requires_grad=True)
+    with pytest.raises(ValueError, match='more than 1 value per channel'):
+        MultiSpike().after_norm(x, nn.BatchNorm2d(3))
+
+
+def test_compact_storage_saves_the_code_of_fused_spikes(monkeypatch):
+    from mmsdt.snn import compact
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 5, 3, padding=1).double()
+    bn, spike = _randomised_bn(nn.BatchNorm2d, 4), MultiSpike()
+    x = (torch.randn(2, 4, 6, 6, dtype=torch.float64) * 2).contiguous(
+        memory_format=torch.channels_last)
+    kinds = []
+
+    def recording_pack(t):
+        packed = pack(t)
+        kinds.append(packed[0] if isinstance(packed, tuple) else t.dtype)
+        return packed
+
+    pack = compact._pack
+    monkeypatch.setattr(compact, '_pack', recording_pack)
+
+    def step(compact_on):
+        conv.weight.grad = None
+        xin = x.clone().requires_grad_()
+        with compact_spike_storage() if compact_on else torch.enable_grad():
+            # a spike tensor and a transposed view of one, each saved by a conv
+            out = conv(spike.after_norm(xin, bn)) + conv(spike(xin).transpose(2, 3)).sum()
+        out.sum().backward()
+        return out, xin.grad, conv.weight.grad
+
+    ref = step(False)
+    out = step(True)
+    for a, b in zip(out, ref):
+        assert torch.equal(a, b)
+    assert kinds.count('code') == 2 and 'spike' not in kinds
+
+
+def test_codes_to_spikes_in_any_layout():
+    code = torch.tensor([[0, 1, 128 + 2], [128 + 4, 3, 128]], dtype=torch.uint8)
+    expected = torch.tensor([[0, 0.25, 0.5], [1, 0.75, 0]])
+    assert torch.equal(codes_to_spikes(code, 4.0, torch.float32), expected)
+    assert torch.equal(codes_to_spikes(code.t(), 4.0, torch.bfloat16), expected.t().bfloat16())
+    assert torch.equal(codes_to_spikes(code[:, ::2], 4.0, torch.float32), expected[:, ::2])
+
+
+def test_compile_failure_falls_back_to_eager_with_a_warning(monkeypatch):
+    def broken_compile(fn, **kwargs):
+
+        def run(*args):
+            raise RuntimeError('no C++ compiler')
+
+        return run
+
+    monkeypatch.setattr(fused, '_kernels', {})
+    monkeypatch.setattr(fused, '_compile_broken', {})
+    monkeypatch.setattr(torch, 'compile', broken_compile)
+    u = _potentials((3, 8)).requires_grad_()
+    spike = MultiSpike()
+    with use_fused_kernels(False):
+        ref, ref_grad = _grad_of(spike, u, torch.ones_like(u))
+    with use_fused_kernels(True), pytest.warns(UserWarning, match='no C.. compiler'):
+        out, grad = _grad_of(spike, u, torch.ones_like(u))
+    assert torch.equal(out, ref) and torch.equal(grad, ref_grad)
+    assert 'no C++ compiler' in fused.compile_failure()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # warned once, then silently eager
+        _grad_of(spike, u, torch.ones_like(u))
+
+
+def test_errors_of_the_inputs_are_not_taken_for_compiler_failures(monkeypatch):
+    monkeypatch.setattr(fused, '_compile_broken', {})
+    with pytest.raises(RuntimeError):
+        fused._run(fused._codes_to_spikes, ('bad', ), torch.zeros(3), 1.0, 'not a dtype')
+    assert fused.compile_failure() is None
