@@ -14,7 +14,8 @@ DET_PACKAGE = TaskPackage(
     import_name='mmdet', requirement='mmdet==3.3.0', extra='det',
     components=('SpikeRPNHead', 'SpikeRetinaHead', 'SpikeConvFCBBoxHead',
                 'SpikeShared2FCBBoxHead', 'SpikeShared4Conv1FCBBoxHead', 'SpikeFCNMaskHead',
-                'CappedMaskRoIHead', 'SpikeMaskRCNN', 'SpikeCascadeRCNN', 'SpikeRetinaNet'))
+                'CappedMaskRoIHead', 'SparseSingleRoIExtractor', 'SpikeMaskRCNN',
+                'SpikeCascadeRCNN', 'SpikeRetinaNet'))
 SEG_PACKAGE = TaskPackage(
     import_name='mmseg', requirement='mmsegmentation==1.2.2', extra='seg',
     components=('SpikeFPNHead', 'SpikeEncoderDecoder'))
@@ -28,8 +29,8 @@ __all__ = ['ESpikeFormer', 'SpikeConv2d', 'SpikeLinear', 'SpikeConvTranspose2d']
 if is_installed(DET_PACKAGE.import_name):
     from .dense_heads import SpikeRetinaHead, SpikeRPNHead  # noqa: F401
     from .detectors import SpikeCascadeRCNN, SpikeMaskRCNN, SpikeRetinaNet  # noqa: F401
-    from .roi_heads import (CappedMaskRoIHead, SpikeConvFCBBoxHead,  # noqa: F401
-                            SpikeFCNMaskHead, SpikeShared2FCBBoxHead,
+    from .roi_heads import (CappedMaskRoIHead, SparseSingleRoIExtractor,  # noqa: F401
+                            SpikeConvFCBBoxHead, SpikeFCNMaskHead, SpikeShared2FCBBoxHead,
                             SpikeShared4Conv1FCBBoxHead)
     __all__ += DET_PACKAGE.components
 else:
