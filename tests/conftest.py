@@ -23,6 +23,15 @@ def _scope(name):
 
 
 @pytest.fixture
+def fuse_small_tensors(monkeypatch):
+    """Let the fused training kernels (mmsdt.snn.fused) run on the tests' small tensors too
+    (by default tensors under MIN_FUSED_NUMEL elements take the eager path, which is faster
+    there)."""
+    from mmsdt.snn import fused
+    monkeypatch.setattr(fused, 'MIN_FUSED_NUMEL', 1)
+
+
+@pytest.fixture
 def mmdet_scope():
     """Run the test with mmdet as the default registry scope."""
     yield from _scope('mmdet')

@@ -24,7 +24,9 @@ generation on CPU) with dynamic shapes, lazily, once per process and kernel vari
 caches the compiled code on disk, so later processes load it. They are used only when it is
 safe to leave the unfused modules' path:
 
-* CPU tensors (the GPU path is unchanged: eager torch, untested kernels are not enabled);
+* CPU tensors (the GPU path is unchanged: eager torch, untested kernels are not enabled) of
+  at least ``MIN_FUSED_NUMEL`` elements (below it a fused call's fixed overhead costs more
+  than the eager passes save);
 * gradients enabled and required (training); inference keeps the eager path that
   ``mmsdt.deployment.prepare_for_inference`` compiles and folds;
 * no forward hook on the neuron or the BN (recorders and counters see exactly what they
@@ -50,6 +52,10 @@ import torch
 from torch import nn
 
 MAX_FUSED_VALUE = 127  # the count must fit in bits 0-6 of the code
+# Below this many elements eager torch is faster: a fused call costs ~0.2 ms of fixed
+# overhead (autograd function, dynamo guards, layout bookkeeping), measured break-even of the
+# neuron and of BN + neuron between 64K and 256K elements on 2 AVX-512 cores (fp32 and bf16)
+MIN_FUSED_NUMEL = 1 << 17
 _MASK_BIT = 128
 
 _state = threading.local()
@@ -98,8 +104,8 @@ def can_fuse_params(neuron: nn.Module) -> bool:
 
 
 def _trainable_cpu_input(x: torch.Tensor) -> bool:
-    return (x.device.type == 'cpu' and x.is_floating_point() and x.numel() > 0
-            and torch.is_grad_enabled())
+    return (x.device.type == 'cpu' and x.is_floating_point()
+            and x.numel() >= max(MIN_FUSED_NUMEL, 1) and torch.is_grad_enabled())
 
 
 def can_fuse(u: torch.Tensor, neuron: nn.Module) -> bool:
@@ -107,17 +113,23 @@ def can_fuse(u: torch.Tensor, neuron: nn.Module) -> bool:
     return _trainable_cpu_input(u) and u.requires_grad and can_fuse_params(neuron)
 
 
-def can_fuse_norm(x: torch.Tensor, norm_layer: nn.Module, neuron: nn.Module) -> bool:
-    """Whether ``neuron(norm_layer(x))`` may run as one fused BN + neuron now."""
+def can_fuse_batch_norm(x: torch.Tensor, norm_layer: nn.Module) -> bool:
+    """Whether ``norm_layer(x)`` may run through the fused BN kernel now."""
     if type(norm_layer) not in (nn.BatchNorm1d, nn.BatchNorm2d) or not norm_layer.affine:
         return False
     if x.dim() not in (2, 3, 4) or x.shape[1] != norm_layer.num_features:
         return False  # BN raises its own error
-    if not _trainable_cpu_input(x) or _has_hooks(norm_layer) or not can_fuse_params(neuron):
+    if not _trainable_cpu_input(x) or _has_hooks(norm_layer) or not fused_kernels_enabled() \
+            or torch.compiler.is_compiling():
         return False
     if _uses_batch_stats(norm_layer) and x.numel() // x.shape[1] <= 1:
         return False  # BN's own "more than 1 value per channel" error
     return x.requires_grad or norm_layer.weight.requires_grad or norm_layer.bias.requires_grad
+
+
+def can_fuse_norm(x: torch.Tensor, norm_layer: nn.Module, neuron: nn.Module) -> bool:
+    """Whether ``neuron(norm_layer(x))`` may run as one fused BN + neuron now."""
+    return can_fuse_params(neuron) and can_fuse_batch_norm(x, norm_layer)
 
 
 def _uses_batch_stats(bn: nn.Module) -> bool:
@@ -210,12 +222,11 @@ def _channel_shape(flat, channels: int, inner: int, two_d: bool):
     return flat.view(-1, channels) if two_d else flat.view(-1, channels, inner)
 
 
-def _bn_spike_forward(x, channels: int, inner: int, two_d: bool, weight, bias, mean, invstd,
-                      batch_stats: bool, eps: float, max_value: int, norm: float, half_up: bool,
-                      include_boundary: bool, out_dtype: torch.dtype):
-    """BN (batch statistics, or ``mean``/``invstd`` given) + neuron on a flat tensor read as
-    (M, C) (``two_d``) or (N, C, inner). Returns flat spikes and code, mean, invstd and the
-    biased batch variance."""
+def _bn_normalise(x, channels: int, inner: int, two_d: bool, weight, bias, mean, invstd,
+                  batch_stats: bool, eps: float):
+    """BN of a flat tensor read as (M, C) (``two_d``) or (N, C, inner), in the compute dtype:
+    (normalised, mean, invstd, biased batch variance); ``mean`` / ``invstd`` are used as given
+    unless ``batch_stats``."""
     x = _channel_shape(x, channels, inner, two_d)
     xf = x.to(_compute_dtype(x.dtype))
     dims = (0, ) if two_d else (0, 2)
@@ -227,19 +238,34 @@ def _bn_spike_forward(x, channels: int, inner: int, two_d: bool, weight, bias, m
     # BN's own evaluation order on CPU: x * (w * invstd) + (b - mean * w * invstd)
     alpha = invstd * weight
     beta = bias - mean * alpha
-    u = xf * _per_channel(alpha, two_d) + _per_channel(beta, two_d)
+    return xf * _per_channel(alpha, two_d) + _per_channel(beta, two_d), mean, invstd, var
+
+
+def _bn_forward(x, channels: int, inner: int, two_d: bool, weight, bias, mean, invstd,
+                batch_stats: bool, eps: float):
+    """BN alone (see :func:`_bn_normalise`): flat output in ``x``'s dtype, mean, invstd, var."""
+    y, mean, invstd, var = _bn_normalise(x, channels, inner, two_d, weight, bias, mean, invstd,
+                                         batch_stats, eps)
+    return y.to(x.dtype).view(-1), mean, invstd, var
+
+
+def _bn_spike_forward(x, channels: int, inner: int, two_d: bool, weight, bias, mean, invstd,
+                      batch_stats: bool, eps: float, max_value: int, norm: float, half_up: bool,
+                      include_boundary: bool, out_dtype: torch.dtype):
+    """BN (see :func:`_bn_normalise`) + neuron. Returns flat spikes and code, mean, invstd and
+    the biased batch variance; the potential is never written."""
+    u, mean, invstd, var = _bn_normalise(x, channels, inner, two_d, weight, bias, mean, invstd,
+                                         batch_stats, eps)
     r, code = _counts_and_code(u, max_value, half_up, include_boundary)
     return (r / norm).to(out_dtype).view(-1), code.view(-1), mean, invstd, var
 
 
-def _bn_spike_backward(grad, code, x, channels: int, inner: int, two_d: bool, weight, mean,
-                       invstd, batch_stats: bool, norm: float, need_input_grad: bool):
-    """Backward of :func:`_bn_spike_forward` (flat grad, code and x): (flat dx or None,
-    dweight, dbias)."""
-    grad, code, x = (_channel_shape(t, channels, inner, two_d) for t in (grad, code, x))
-    cdt = _compute_dtype(x.dtype)
+def _bn_input_grads(dy, x, two_d: bool, weight, mean, invstd, batch_stats: bool,
+                    need_input_grad: bool):
+    """BN's backward for the gradient ``dy`` of its output (compute dtype, channel-shaped):
+    (flat dx in ``x``'s dtype or None, dweight, dbias)."""
+    cdt = dy.dtype
     dims = (0, ) if two_d else (0, 2)
-    dy = grad.to(cdt) * (code >> 7).to(cdt) / norm
     centred = x.to(cdt) - _per_channel(mean, two_d)
     sum_dy = dy.sum(dims)
     dot = (dy * centred).sum(dims)
@@ -255,6 +281,24 @@ def _bn_spike_backward(grad, code, x, channels: int, inner: int, two_d: bool, we
     else:
         dx = dy * _per_channel(invstd * weight, two_d)
     return dx.to(x.dtype).view(-1), dweight, sum_dy
+
+
+def _bn_backward(grad, x, channels: int, inner: int, two_d: bool, weight, mean, invstd,
+                 batch_stats: bool, need_input_grad: bool):
+    """Backward of :func:`_bn_forward` (flat grad and x)."""
+    grad, x = (_channel_shape(t, channels, inner, two_d) for t in (grad, x))
+    return _bn_input_grads(grad.to(_compute_dtype(x.dtype)), x, two_d, weight, mean, invstd,
+                           batch_stats, need_input_grad)
+
+
+def _bn_spike_backward(grad, code, x, channels: int, inner: int, two_d: bool, weight, mean,
+                       invstd, batch_stats: bool, norm: float, need_input_grad: bool):
+    """Backward of :func:`_bn_spike_forward` (flat grad, code and x): (flat dx or None,
+    dweight, dbias)."""
+    grad, code, x = (_channel_shape(t, channels, inner, two_d) for t in (grad, code, x))
+    cdt = _compute_dtype(x.dtype)
+    dy = grad.to(cdt) * (code >> 7).to(cdt) / norm
+    return _bn_input_grads(dy, x, two_d, weight, mean, invstd, batch_stats, need_input_grad)
 
 
 def _kernel(fn: Callable, *variant) -> Callable:
@@ -324,36 +368,90 @@ class _FusedSpike(torch.autograd.Function):
         return _unflat(out, code.shape, order), None, None, None, None, None
 
 
+class _BatchNormSetup:
+    """What the BN kernels need to know about ``x`` and the BN layer (shared by both BN
+    functions): memory order, (M, C) or (N, C, inner) reading, statistics source."""
+
+    def __init__(self, x: torch.Tensor, weight: torch.Tensor, bn: nn.Module):
+        self.order, self.two_d = _channel_order(x)
+        self.channels = x.shape[1]
+        self.inner = 1 if self.two_d else x.numel() // (x.shape[0] * self.channels)
+        self.batch_stats = _uses_batch_stats(bn)
+        cdt = _compute_dtype(x.dtype)
+        if self.batch_stats:
+            self.mean = self.invstd = weight.new_empty(0, dtype=cdt)  # computed by the kernel
+        else:
+            self.mean = bn.running_mean.to(cdt)
+            self.invstd = 1 / torch.sqrt(bn.running_var.to(cdt) + bn.eps)
+
+    def update_running_stats(self, bn: nn.Module, mean, var, x: torch.Tensor) -> None:
+        if self.batch_stats and bn.training and bn.track_running_stats:
+            _update_running_stats(bn, mean, var, x.numel() // self.channels)
+
+    def save(self, ctx) -> None:
+        ctx.batch_stats, ctx.order, ctx.two_d = self.batch_stats, self.order, self.two_d
+        ctx.channels, ctx.inner = self.channels, self.inner
+
+
+class _FusedBatchNorm(torch.autograd.Function):
+    """BN alone in one compiled forward and one backward (the BNs whose output is not spiked,
+    e.g. the last BN of a residual branch)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, bn):
+        setup = _BatchNormSetup(x, weight, bn)
+        cdt = _compute_dtype(x.dtype)
+        variant = (x.dtype, setup.two_d, setup.batch_stats)
+        y, mean, invstd, var = _run(_bn_forward, variant, _flat(x, setup.order), setup.channels,
+                                    setup.inner, setup.two_d, weight.detach().to(cdt),
+                                    bias.detach().to(cdt), setup.mean, setup.invstd,
+                                    setup.batch_stats, bn.eps)
+        setup.update_running_stats(bn, mean, var, x)
+        ctx.save_for_backward(x, weight, mean, invstd)
+        setup.save(ctx)
+        return _unflat(y, x.shape, setup.order)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight, mean, invstd = ctx.saved_tensors
+        order = ctx.order
+        need_x = ctx.needs_input_grad[0]
+        grad = _flat(grad_y, order)
+        variant = (grad.dtype, x.dtype, ctx.two_d, ctx.batch_stats, need_x)
+        dx, dweight, dbias = _run(_bn_backward, variant, grad, _flat(x, order), ctx.channels,
+                                  ctx.inner, ctx.two_d,
+                                  weight.detach().to(_compute_dtype(x.dtype)), mean, invstd,
+                                  ctx.batch_stats, need_x)
+        if dx is not None:
+            dx = _unflat(dx, x.shape, order)
+        dweight = dweight.to(weight.dtype) if ctx.needs_input_grad[1] else None
+        dbias = dbias.to(weight.dtype) if ctx.needs_input_grad[2] else None
+        return dx, dweight, dbias, None
+
+
 class _FusedBatchNormSpike(torch.autograd.Function):
     """``neuron(BN(x))`` in one forward and one backward kernel (see the module doc)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, bn, max_value, norm, half_up, include_boundary,
                 out_dtype):
-        order, two_d = _channel_order(x)
-        channels = x.shape[1]
-        inner = 1 if two_d else x.numel() // (x.shape[0] * channels)
-        batch_stats = _uses_batch_stats(bn)
+        setup = _BatchNormSetup(x, weight, bn)
+        order, two_d, batch_stats = setup.order, setup.two_d, setup.batch_stats
+        channels, inner = setup.channels, setup.inner
         cdt = _compute_dtype(x.dtype)
-        if batch_stats:
-            mean = invstd = weight.new_empty(0, dtype=cdt)  # computed by the kernel
-        else:
-            mean = bn.running_mean.to(cdt)
-            invstd = 1 / torch.sqrt(bn.running_var.to(cdt) + bn.eps)
         flat = _flat(x, order)
         variant = (x.dtype, out_dtype, two_d, batch_stats, half_up, include_boundary)
         s, code, mean, invstd, var = _run(_bn_spike_forward, variant, flat, channels, inner,
                                           two_d, weight.detach().to(cdt),
-                                          bias.detach().to(cdt), mean, invstd, batch_stats,
-                                          bn.eps, max_value, norm, half_up, include_boundary,
-                                          out_dtype)
-        if batch_stats and bn.training and bn.track_running_stats:
-            _update_running_stats(bn, mean, var, x.numel() // channels)
+                                          bias.detach().to(cdt), setup.mean, setup.invstd,
+                                          batch_stats, bn.eps, max_value, norm, half_up,
+                                          include_boundary, out_dtype)
+        setup.update_running_stats(bn, mean, var, x)
         code = _unflat(code, x.shape, order)
         # x itself, not its flat alias: autograd then still sees in-place changes to x
         ctx.save_for_backward(x, weight, mean, invstd, code)
-        ctx.norm, ctx.batch_stats, ctx.order, ctx.two_d = norm, batch_stats, order, two_d
-        ctx.channels, ctx.inner = channels, inner
+        ctx.norm = norm
+        setup.save(ctx)
         ctx.mark_non_differentiable(code)
         return _unflat(s, x.shape, order), code
 
@@ -404,6 +502,15 @@ def fused_bn_spike(x: torch.Tensor, norm_layer: nn.Module, neuron: nn.Module,
                                       neuron.max_value, neuron.norm,
                                       neuron.rounding == 'half_up', neuron.include_boundary,
                                       out_dtype or x.dtype)
+
+
+def batch_norm(x: torch.Tensor, norm_layer: nn.Module) -> torch.Tensor:
+    """``norm_layer(x)``; through the fused BN kernel when :func:`can_fuse_batch_norm` allows
+    (training on CPU, plain BN, no hooks), else the layer's own forward. Same values and
+    running statistics either way."""
+    if can_fuse_batch_norm(x, norm_layer):
+        return _FusedBatchNorm.apply(x, norm_layer.weight, norm_layer.bias, norm_layer)
+    return norm_layer(x)
 
 
 def codes_to_spikes(code: torch.Tensor, norm: float, dtype: torch.dtype) -> torch.Tensor:

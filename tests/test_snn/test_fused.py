@@ -8,7 +8,10 @@ from torch import nn
 
 from mmsdt.snn import MultiSpike, SpikeRecorder, compact_spike_storage, spike_driven
 from mmsdt.snn import fused
-from mmsdt.snn.fused import can_fuse, can_fuse_norm, codes_to_spikes, use_fused_kernels
+from mmsdt.snn.fused import (batch_norm, can_fuse, can_fuse_batch_norm, can_fuse_norm,
+                             codes_to_spikes, use_fused_kernels)
+
+pytestmark = pytest.mark.usefixtures('fuse_small_tensors')
 
 # potentials on every rounding tie and boundary, plus random values
 EDGES = [-1.0, -0.0, 0.0, 0.25, 0.5, 1.0, 1.5, 2.5, 3.5, 4.0, 4.0 + 1e-12, 4.5, 7.0, 7.5, 9.0]
@@ -125,6 +128,76 @@ def test_fused_bn_neuron_equals_bn_then_neuron(case, mode):
         assert bn.num_batches_tracked.item() == 2
 
 
+@pytest.mark.parametrize('case', sorted(_bn_inputs()))
+@pytest.mark.parametrize('mode', ['train', 'eval', 'train_momentum_none', 'frozen_affine',
+                                  'input_without_grad'])
+def test_fused_bn_alone_equals_bn(case, mode):
+    """``batch_norm(x, bn)`` (a BN whose output is not spiked): BN's values, gradients and
+    running statistics up to float64 rounding (its statistics are summed in another order)."""
+    cls, x = _bn_inputs()[case]
+    bn = _randomised_bn(cls, 6, seed=1)
+    bn.train(mode != 'eval')
+    if mode == 'train_momentum_none':
+        bn.momentum = None
+    if mode == 'frozen_affine':
+        bn.weight.requires_grad_(False)
+        bn.bias.requires_grad_(False)
+    bn_ref = copy.deepcopy(bn)
+    weight = torch.randn(x.shape, dtype=torch.float64)
+    x_grad = mode != 'input_without_grad'
+
+    def run(module, fused_on):
+        xin = x.detach().clone().requires_grad_(x_grad)
+        with use_fused_kernels(fused_on):
+            assert can_fuse_batch_norm(xin, module) == fused_on
+            for _ in range(2):
+                out = batch_norm(xin, module)
+            (out * weight).sum().backward()
+        return out, xin.grad
+
+    ref, ref_grad = run(bn_ref, False)
+    out, grad = run(bn, True)
+    assert out.shape == ref.shape  # the layout may differ (the input's, not BN's choice)
+    torch.testing.assert_close(out, ref, rtol=1e-13, atol=1e-13)
+    if x_grad:
+        torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
+    else:
+        assert grad is None
+    for name in ('weight', 'bias'):
+        p, p_ref = getattr(bn, name), getattr(bn_ref, name)
+        if mode == 'frozen_affine':
+            assert p.grad is None
+        else:
+            torch.testing.assert_close(p.grad, p_ref.grad, rtol=1e-12, atol=1e-12)
+    for name in ('running_mean', 'running_var', 'num_batches_tracked'):
+        torch.testing.assert_close(getattr(bn, name).double(), getattr(bn_ref, name).double(),
+                                   rtol=1e-14, atol=1e-14)
+
+
+def test_fused_bn_alone_keeps_dtype_and_falls_back_for_observers():
+    x = (torch.randn(2, 4, 6, 6) * 3).requires_grad_()
+    bn = nn.BatchNorm2d(4)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y = batch_norm(x.bfloat16(), bn)
+        with use_fused_kernels(False):
+            y_ref = batch_norm(x.bfloat16(), copy.deepcopy(bn))
+    assert y.dtype == y_ref.dtype == torch.bfloat16  # BN keeps its input's dtype, as eager
+    y.float().sum().backward()
+    assert bn.weight.grad.dtype == torch.float32 and x.grad.dtype == torch.float32
+    calls = []
+    handle = bn.register_forward_hook(lambda m, a, o: calls.append(1))
+    assert not can_fuse_batch_norm(x, bn)
+    batch_norm(x, bn)
+    assert calls == [1]  # the hook saw the BN's own call
+    handle.remove()
+    with torch.no_grad():
+        assert not can_fuse_batch_norm(x, bn)
+    assert not can_fuse_batch_norm(x, nn.SyncBatchNorm(4))
+    assert not can_fuse_batch_norm(x, nn.BatchNorm2d(4, affine=False))
+    with pytest.raises(ValueError, match='more than 1 value per channel'):
+        batch_norm(torch.randn(1, 4, 1, 1, requires_grad=True), bn)
+
+
 def test_fused_outputs_follow_autocast_and_requested_dtype():
     x = (torch.randn(2, 4, 6, 6) * 3).requires_grad_()
     bn = nn.BatchNorm2d(4)
@@ -162,6 +235,17 @@ def test_unfused_where_fusion_would_change_what_observers_see():
     assert not can_fuse(x, MultiSpike(max_value=200))
     with use_fused_kernels(False):
         assert not can_fuse(x, spike)
+
+
+def test_small_tensors_take_the_eager_path(monkeypatch):
+    monkeypatch.setattr(fused, 'MIN_FUSED_NUMEL', 1000)
+    bn, spike = nn.BatchNorm2d(4), MultiSpike()
+    small = torch.randn(2, 4, 10, 12, requires_grad=True)  # 960 elements
+    large = torch.randn(2, 4, 10, 13, requires_grad=True)  # 1040 elements
+    assert not can_fuse(small, spike) and not can_fuse_norm(small, bn, spike)
+    assert not can_fuse_batch_norm(small, bn)
+    assert can_fuse(large, spike) and can_fuse_norm(large, bn, spike)
+    assert can_fuse_batch_norm(large, bn)
 
 
 def test_environment_variable_disables_fusion(monkeypatch):

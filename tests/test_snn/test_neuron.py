@@ -57,7 +57,7 @@ def test_backward_keeps_a_bit_packed_mask_not_the_input():
     assert saved[0].numel() == (3 * 67 + 7) // 8
 
 
-def test_fused_backward_keeps_one_code_byte_not_the_input():
+def test_fused_backward_keeps_one_code_byte_not_the_input(fuse_small_tensors):
     u = torch.randn(3, 67, requires_grad=True)
     with use_fused_kernels(True):
         saved = _saved_by_neuron(u)

@@ -12,6 +12,7 @@ from timm.layers import DropPath
 from torch import nn
 
 from mmsdt.snn import MultiSpike, spike_layout, spike_linear, spike_matmul
+from mmsdt.snn.fused import batch_norm
 
 
 def _spike(spike_cfg: dict) -> MultiSpike:
@@ -49,7 +50,7 @@ class SpikeDownsample(nn.Module):
     def forward(self, x):
         if self.encode_spike is not None:
             x = self.encode_spike(x)
-        return self.encode_bn(spike_linear(self.encode_conv, x))
+        return batch_norm(spike_linear(self.encode_conv, x), self.encode_bn)
 
 
 class SepConvSpike(nn.Module):
@@ -80,7 +81,7 @@ class SepConvSpike(nn.Module):
         else:
             h = spike_linear(self.dwconv[0], self.spike2.after_norm(h, self.pwconv1[1]))
         h = spike_linear(self.pwconv2[0], self.spike3.after_norm(h, self.dwconv[1]))
-        return self.pwconv2[1](h)
+        return batch_norm(h, self.pwconv2[1])
 
 
 class SpikeConvBlock(nn.Module):
@@ -114,7 +115,7 @@ class SpikeConvBlock(nn.Module):
     def forward(self, x):
         x = x + self.drop_path(self.Conv(x))
         y = spike_linear(self.conv1, self.spike1(x))
-        y = self.bn2(spike_linear(self.conv2, self.spike2.after_norm(y, self.bn1)))
+        y = batch_norm(spike_linear(self.conv2, self.spike2.after_norm(y, self.bn1)), self.bn2)
         return x + self.drop_path(y)
 
 
@@ -136,7 +137,8 @@ class SpikeMLP(nn.Module):
         B, C, H, W = x.shape
         x = x.flatten(2)
         x = spike_linear(self.fc1_conv, self.fc1_spike(x))
-        x = self.fc2_bn(spike_linear(self.fc2_conv, self.fc2_spike.after_norm(x, self.fc1_bn)))
+        x = batch_norm(spike_linear(self.fc2_conv, self.fc2_spike.after_norm(x, self.fc1_bn)),
+                       self.fc2_bn)
         return x.reshape(B, C, H, W)
 
 
@@ -202,7 +204,7 @@ class SpikeLinearAttention(nn.Module):
         k_t = spike_layout(k, lambda t: t.transpose(-2, -1))
         out = spike_matmul(q, spike_matmul(k_t, v)) * self.scale  # (B, heads, N, 4C/heads)
         out = out.permute(0, 2, 1, 3).reshape(B, H * W, -1).transpose(1, 2).reshape(B, -1, H, W)
-        return self.proj_conv[1](spike_linear(self.proj_conv[0], self.attn_spike(out)))
+        return batch_norm(spike_linear(self.proj_conv[0], self.attn_spike(out)), self.proj_conv[1])
 
 
 class SpikeTransformerBlock(nn.Module):

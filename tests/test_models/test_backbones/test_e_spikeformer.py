@@ -6,6 +6,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.models import ESpikeFormer
 from mmsdt.snn import MultiSpike, SpikeLinear, SpikeRecorder, spike_driven
+from mmsdt.snn import fused
 from mmsdt.snn.fused import use_fused_kernels
 
 ARCHS = ['2.7m', '5.1m', '10m', '19m']
@@ -341,27 +342,38 @@ def test_bf16_autocast_option(randomise_bn, monkeypatch):
 
 
 @pytest.mark.parametrize('channels_last', [True, False])
-def test_fused_training_kernels_are_the_same_function(randomise_bn, channels_last):
-    """The fused BN + neuron kernels (training on CPU): same outputs, gradients and BN running
-    statistics as the unfused modules, in float64."""
+def test_fused_training_kernels_are_the_same_function(randomise_bn, channels_last,
+                                                      fuse_small_tensors, monkeypatch):
+    """The fused BN + neuron and BN kernels (training on CPU): same outputs, gradients and BN
+    running statistics as the unfused modules, in float64 (BN's statistics are summed in
+    another order, hence equal up to float64 rounding, not bit for bit)."""
     x = torch.randn(2, 3, 64, 96, dtype=torch.float64)
-    results = {}
+    results, kernels_run = {}, []
+    run = fused._run
+    monkeypatch.setattr(fused, '_run', lambda fn, *a: kernels_run.append(fn.__name__)
+                        or run(fn, *a))
     for flag in (True, False):
         torch.manual_seed(0)
         model = randomise_bn(ESpikeFormer('2.7m', channels_last=channels_last)).double().train()
+        kernels_run.clear()
         with use_fused_kernels(flag):
             outs = model(x.clone().requires_grad_())
             sum(o.square().sum() for o in outs).backward()
+        # every kind of kernel ran with fusion on (codes_to_spikes: compact spike storage
+        # restoring the spikes a conv saved), none without
+        assert set(kernels_run) == ({'_spike_forward', '_spike_backward', '_bn_spike_forward',
+                                     '_bn_spike_backward', '_bn_forward', '_bn_backward',
+                                     '_codes_to_spikes'} if flag else set())
         results[flag] = (outs, [p.grad for p in model.parameters()],
                          [b.double() for b in model.buffers()])
     for a, b in zip(results[True][0], results[False][0]):
-        assert torch.equal(a, b)
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     _assert_grads_equal(results[True][1], results[False][1])
     for a, b in zip(results[True][2], results[False][2]):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
 
 
-def test_bf16_training_keeps_depthwise_convs_in_float32():
+def test_bf16_training_keeps_depthwise_convs_in_float32(fuse_small_tensors):
     model = ESpikeFormer('2.7m', autocast_dtype='bfloat16').train()
     seen = {}
 
