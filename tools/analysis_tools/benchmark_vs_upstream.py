@@ -25,6 +25,10 @@ Implementations: ``upstream`` (the paper's model, its own neurons, float32); mms
 ESpikeFormer in float32 (``mmsdt``: channels-last, the default; ``mmsdt-fp32-contiguous``:
 the layout before it), with bf16 autocast (``mmsdt-bf16``: ``autocast_dtype='bfloat16'``,
 mixed precision like ``--amp``) and with gradient checkpointing on top (``mmsdt-bf16-cp``);
+``mmsdt-unfused`` / ``mmsdt-bf16-unfused`` run with ``MMSDT_FUSED_KERNELS=0`` (the eager
+neuron and BatchNorm instead of :mod:`mmsdt.snn.fused`'s compiled kernels). The first step
+(``first step s``, not in the median) includes compiling those kernels, or loading them from
+inductor's disk cache;
 for eval also ``mmsdt-folded`` (``fuse_bn`` + channels-last) and ``mmsdt-compiled``
 (:func:`mmsdt.deployment.prepare_for_inference`: folded, channels-last, ``torch.compile``
 with frozen weights; the compile time is excluded). Default: upstream, mmsdt, mmsdt-bf16,
@@ -50,14 +54,17 @@ UPSTREAM_FACTORY = {
 }
 DEFAULT_CASES = ['eval:512:1', 'train:512:2', 'train:1024:1', 'train:256:1', 'train:2048:1']
 IMPLS = ('upstream', 'mmsdt', 'mmsdt-bf16', 'mmsdt-bf16-cp', 'mmsdt-fp32-contiguous',
-         'mmsdt-folded', 'mmsdt-compiled')
+         'mmsdt-unfused', 'mmsdt-bf16-unfused', 'mmsdt-folded', 'mmsdt-compiled')
 # training forms: ESpikeFormer options per implementation name
 TRAIN_FORMS = {
     'mmsdt': {},
     'mmsdt-bf16': dict(autocast_dtype='bfloat16'),
     'mmsdt-bf16-cp': dict(autocast_dtype='bfloat16', with_cp=True),
     'mmsdt-fp32-contiguous': dict(channels_last=False),  # the layout before channels-last
+    'mmsdt-unfused': {},  # with MMSDT_FUSED_KERNELS=0: the eager neuron and BN
+    'mmsdt-bf16-unfused': dict(autocast_dtype='bfloat16'),
 }
+UNFUSED = ('mmsdt-unfused', 'mmsdt-bf16-unfused')
 
 
 def _rss_mb() -> float:
@@ -123,6 +130,8 @@ def run_case(impl: str, arch: str, mode: str, size: int, batch: int, repeats: in
     """Measure one case in this process (called in a child process)."""
     import torch
 
+    if impl in UNFUSED:
+        os.environ['MMSDT_FUSED_KERNELS'] = '0'
     torch.manual_seed(0)
     x = torch.randn(batch, 3, size, size)
     if impl in ('mmsdt-folded', 'mmsdt-compiled'):
@@ -149,7 +158,8 @@ def run_case(impl: str, arch: str, mode: str, size: int, batch: int, repeats: in
             times.append(time.perf_counter() - t)
     timed = sorted(times[1:]) if len(times) > 1 else times
     return dict(impl=impl, arch=arch, mode=mode, size=size, batch=batch, params=params,
-                seconds=round(timed[len(timed) // 2], 5), peak_growth_mb=round(_peak_mb() - base),
+                seconds=round(timed[len(timed) // 2], 5), first_step_seconds=round(times[0], 3),
+                peak_growth_mb=round(_peak_mb() - base),
                 threads=torch.get_num_threads(), torch=torch.__version__)
 
 
@@ -194,7 +204,8 @@ def main(argv=None) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_')}
     env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     results = []
-    print(f'{"impl":<16}{"case":<16}{"seconds":>10}{"peak growth MB":>16}', flush=True)
+    print(f'{"impl":<20}{"case":<16}{"seconds":>10}{"first step s":>14}{"peak growth MB":>16}',
+          flush=True)
     for mode, size, batch in cases:
         impls = args.impls or ((['upstream'] if args.upstream_dir else []) +
                                (['mmsdt', 'mmsdt-folded', 'mmsdt-compiled'] if mode == 'eval'
@@ -226,10 +237,10 @@ def main(argv=None) -> int:
                            failed=f'over {args.timeout} s')
             results.append(row)
             if 'failed' in row:
-                print(f'{impl:<16}{label:<16}  FAILED: {row["failed"]}', flush=True)
+                print(f'{impl:<20}{label:<16}  FAILED: {row["failed"]}', flush=True)
             else:
-                print(f'{impl:<16}{label:<16}{row["seconds"]:>10.3f}{row["peak_growth_mb"]:>16}',
-                      flush=True)
+                print(f'{impl:<20}{label:<16}{row["seconds"]:>10.3f}'
+                      f'{row["first_step_seconds"]:>14.3f}{row["peak_growth_mb"]:>16}', flush=True)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
