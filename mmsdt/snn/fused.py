@@ -52,10 +52,11 @@ import torch
 from torch import nn
 
 MAX_FUSED_VALUE = 127  # the count must fit in bits 0-6 of the code
-# Below this many elements eager torch is faster: a fused call costs ~0.2 ms of fixed
-# overhead (autograd function, dynamo guards, layout bookkeeping), measured break-even of the
-# neuron and of BN + neuron between 64K and 256K elements on 2 AVX-512 cores (fp32 and bf16)
-MIN_FUSED_NUMEL = 1 << 17
+# Below this many elements eager torch is as fast or faster: a fused call costs ~0.2 ms of
+# fixed overhead (autograd function, dynamo guards, layout bookkeeping); measured break-even
+# of the neuron and of BN + neuron between 64K and 256K elements on 2 AVX-512 cores (fp32 and
+# bf16), and the toy segmentation job (maps of 100K-200K elements) was slower at 1 << 17
+MIN_FUSED_NUMEL = 1 << 18
 _MASK_BIT = 128
 
 _state = threading.local()

@@ -81,61 +81,15 @@ def _bn_inputs():
     }
 
 
-@pytest.mark.parametrize('case', sorted(_bn_inputs()))
-@pytest.mark.parametrize('mode', ['train', 'eval', 'train_momentum_none', 'frozen_affine',
-                                  'input_without_grad'])
-def test_fused_bn_neuron_equals_bn_then_neuron(case, mode):
+BN_MODES = ['train', 'eval', 'train_momentum_none', 'frozen_affine', 'input_without_grad']
+
+
+def _run_bn_both_ways(case, mode, seed, forward, can_fuse_it):
+    """Run ``forward(x, bn)`` twice (running statistics updated twice) and backward, unfused
+    and fused, on copies of one BN set up for ``mode``; checks the input's, BN parameters' and
+    running statistics' agreement and returns (fused output, unfused output)."""
     cls, x = _bn_inputs()[case]
-    bn = _randomised_bn(cls, 6)
-    bn.train(mode != 'eval')
-    if mode == 'train_momentum_none':
-        bn.momentum = None
-    if mode == 'frozen_affine':
-        bn.weight.requires_grad_(False)
-        bn.bias.requires_grad_(False)
-    spike = MultiSpike(norm=2)
-    bn_ref = copy.deepcopy(bn)
-    weight = torch.randn(x.shape, dtype=torch.float64)
-    x_grad = mode != 'input_without_grad'
-
-    def run(module, fused_on):
-        xin = x.detach().clone().requires_grad_(x_grad)
-        with use_fused_kernels(fused_on):
-            if fused_on:
-                assert can_fuse_norm(xin, module, spike)
-            for _ in range(2):  # twice: running statistics are updated twice
-                out = spike.after_norm(xin, module)
-            (out * weight).sum().backward()
-        return out, xin.grad
-
-    ref, ref_grad = run(bn_ref, False)
-    out, grad = run(bn, True)
-    assert torch.equal(out, ref)
-    if x_grad:
-        assert torch.allclose(grad, ref_grad, rtol=1e-12, atol=1e-12)
-    else:
-        assert grad is None
-    for name in ('weight', 'bias'):
-        p, p_ref = getattr(bn, name), getattr(bn_ref, name)
-        if mode == 'frozen_affine':
-            assert p.grad is None
-        else:
-            assert torch.allclose(p.grad, p_ref.grad, rtol=1e-12, atol=1e-12)
-    for name in ('running_mean', 'running_var', 'num_batches_tracked'):
-        assert torch.allclose(getattr(bn, name).double(), getattr(bn_ref, name).double(),
-                              rtol=1e-14, atol=1e-14), name
-    if mode != 'eval':
-        assert bn.num_batches_tracked.item() == 2
-
-
-@pytest.mark.parametrize('case', sorted(_bn_inputs()))
-@pytest.mark.parametrize('mode', ['train', 'eval', 'train_momentum_none', 'frozen_affine',
-                                  'input_without_grad'])
-def test_fused_bn_alone_equals_bn(case, mode):
-    """``batch_norm(x, bn)`` (a BN whose output is not spiked): BN's values, gradients and
-    running statistics up to float64 rounding (its statistics are summed in another order)."""
-    cls, x = _bn_inputs()[case]
-    bn = _randomised_bn(cls, 6, seed=1)
+    bn = _randomised_bn(cls, 6, seed)
     bn.train(mode != 'eval')
     if mode == 'train_momentum_none':
         bn.momentum = None
@@ -149,16 +103,14 @@ def test_fused_bn_alone_equals_bn(case, mode):
     def run(module, fused_on):
         xin = x.detach().clone().requires_grad_(x_grad)
         with use_fused_kernels(fused_on):
-            assert can_fuse_batch_norm(xin, module) == fused_on
+            assert can_fuse_it(xin, module) == fused_on
             for _ in range(2):
-                out = batch_norm(xin, module)
+                out = forward(xin, module)
             (out * weight).sum().backward()
         return out, xin.grad
 
     ref, ref_grad = run(bn_ref, False)
     out, grad = run(bn, True)
-    assert out.shape == ref.shape  # the layout may differ (the input's, not BN's choice)
-    torch.testing.assert_close(out, ref, rtol=1e-13, atol=1e-13)
     if x_grad:
         torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
     else:
@@ -172,6 +124,28 @@ def test_fused_bn_alone_equals_bn(case, mode):
     for name in ('running_mean', 'running_var', 'num_batches_tracked'):
         torch.testing.assert_close(getattr(bn, name).double(), getattr(bn_ref, name).double(),
                                    rtol=1e-14, atol=1e-14)
+    if mode != 'eval':
+        assert bn.num_batches_tracked.item() == 2
+    return out, ref
+
+
+@pytest.mark.parametrize('case', sorted(_bn_inputs()))
+@pytest.mark.parametrize('mode', BN_MODES)
+def test_fused_bn_neuron_equals_bn_then_neuron(case, mode):
+    spike = MultiSpike(norm=2)
+    out, ref = _run_bn_both_ways(case, mode, 0, spike.after_norm,
+                                 lambda x, bn: can_fuse_norm(x, bn, spike))
+    assert torch.equal(out, ref)  # spikes bit for bit
+
+
+@pytest.mark.parametrize('case', sorted(_bn_inputs()))
+@pytest.mark.parametrize('mode', BN_MODES)
+def test_fused_bn_alone_equals_bn(case, mode):
+    """``batch_norm(x, bn)`` (a BN whose output is not spiked): BN's values, gradients and
+    running statistics up to float64 rounding (its statistics are summed in another order)."""
+    out, ref = _run_bn_both_ways(case, mode, 1, batch_norm, can_fuse_batch_norm)
+    assert out.shape == ref.shape  # the layout may differ (the input's, not BN's choice)
+    torch.testing.assert_close(out, ref, rtol=1e-13, atol=1e-13)
 
 
 def test_fused_bn_alone_keeps_dtype_and_falls_back_for_observers():
