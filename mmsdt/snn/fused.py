@@ -97,11 +97,13 @@ def _has_hooks(module: nn.Module) -> bool:
                 or nn.modules.module._global_forward_pre_hooks)
 
 
-def can_fuse_params(neuron: nn.Module) -> bool:
-    """The conditions of :func:`can_fuse` that do not depend on the input."""
+def _fusion_on() -> bool:
+    return fused_kernels_enabled() and not torch.compiler.is_compiling()
+
+
+def _neuron_fusable(neuron: nn.Module) -> bool:
     return (neuron.max_value <= MAX_FUSED_VALUE and not getattr(neuron, 'spike_driven', False)
-            and not _has_hooks(neuron) and fused_kernels_enabled()
-            and not torch.compiler.is_compiling())
+            and not _has_hooks(neuron))
 
 
 def _trainable_cpu_input(x: torch.Tensor) -> bool:
@@ -111,26 +113,30 @@ def _trainable_cpu_input(x: torch.Tensor) -> bool:
 
 def can_fuse(u: torch.Tensor, neuron: nn.Module) -> bool:
     """Whether ``neuron(u)`` may run through the fused kernel now (see the module doc)."""
-    return _trainable_cpu_input(u) and u.requires_grad and can_fuse_params(neuron)
+    return (_trainable_cpu_input(u) and u.requires_grad and _fusion_on()
+            and _neuron_fusable(neuron))
 
 
-def can_fuse_batch_norm(x: torch.Tensor, norm_layer: nn.Module) -> bool:
-    """Whether ``norm_layer(x)`` may run through the fused BN kernel now."""
+def _bn_fusable(x: torch.Tensor, norm_layer: nn.Module) -> bool:
     if type(norm_layer) not in (nn.BatchNorm1d, nn.BatchNorm2d) or not norm_layer.affine:
         return False
     if x.dim() not in (2, 3, 4) or x.shape[1] != norm_layer.num_features:
         return False  # BN raises its own error
-    if not _trainable_cpu_input(x) or _has_hooks(norm_layer) or not fused_kernels_enabled() \
-            or torch.compiler.is_compiling():
+    if not _trainable_cpu_input(x) or _has_hooks(norm_layer):
         return False
     if _uses_batch_stats(norm_layer) and x.numel() // x.shape[1] <= 1:
         return False  # BN's own "more than 1 value per channel" error
     return x.requires_grad or norm_layer.weight.requires_grad or norm_layer.bias.requires_grad
 
 
+def can_fuse_batch_norm(x: torch.Tensor, norm_layer: nn.Module) -> bool:
+    """Whether ``norm_layer(x)`` may run through the fused BN kernel now."""
+    return _fusion_on() and _bn_fusable(x, norm_layer)
+
+
 def can_fuse_norm(x: torch.Tensor, norm_layer: nn.Module, neuron: nn.Module) -> bool:
     """Whether ``neuron(norm_layer(x))`` may run as one fused BN + neuron now."""
-    return can_fuse_params(neuron) and can_fuse_batch_norm(x, norm_layer)
+    return _fusion_on() and _neuron_fusable(neuron) and _bn_fusable(x, norm_layer)
 
 
 def _uses_batch_stats(bn: nn.Module) -> bool:
@@ -371,14 +377,17 @@ class _FusedSpike(torch.autograd.Function):
 
 class _BatchNormSetup:
     """What the BN kernels need to know about ``x`` and the BN layer (shared by both BN
-    functions): memory order, (M, C) or (N, C, inner) reading, statistics source."""
+    functions): memory order, (M, C) or (N, C, inner) reading, statistics source, the affine
+    parameters in the compute dtype."""
 
-    def __init__(self, x: torch.Tensor, weight: torch.Tensor, bn: nn.Module):
+    def __init__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                 bn: nn.Module):
         self.order, self.two_d = _channel_order(x)
         self.channels = x.shape[1]
         self.inner = 1 if self.two_d else x.numel() // (x.shape[0] * self.channels)
         self.batch_stats = _uses_batch_stats(bn)
         cdt = _compute_dtype(x.dtype)
+        self.weight, self.bias = weight.detach().to(cdt), bias.detach().to(cdt)
         if self.batch_stats:
             self.mean = self.invstd = weight.new_empty(0, dtype=cdt)  # computed by the kernel
         else:
@@ -394,19 +403,27 @@ class _BatchNormSetup:
         ctx.channels, ctx.inner = self.channels, self.inner
 
 
+def _bn_grads(ctx, x, weight, dx, dweight, dbias):
+    """The autograd outputs of a fused BN backward: dx in ``x``'s layout (or None), the
+    parameter gradients in the parameters' dtype where they are needed."""
+    if dx is not None:
+        dx = _unflat(dx, x.shape, ctx.order)
+    dweight = dweight.to(weight.dtype) if ctx.needs_input_grad[1] else None
+    dbias = dbias.to(weight.dtype) if ctx.needs_input_grad[2] else None
+    return dx, dweight, dbias
+
+
 class _FusedBatchNorm(torch.autograd.Function):
     """BN alone in one compiled forward and one backward (the BNs whose output is not spiked,
     e.g. the last BN of a residual branch)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, bn):
-        setup = _BatchNormSetup(x, weight, bn)
-        cdt = _compute_dtype(x.dtype)
+        setup = _BatchNormSetup(x, weight, bias, bn)
         variant = (x.dtype, setup.two_d, setup.batch_stats)
         y, mean, invstd, var = _run(_bn_forward, variant, _flat(x, setup.order), setup.channels,
-                                    setup.inner, setup.two_d, weight.detach().to(cdt),
-                                    bias.detach().to(cdt), setup.mean, setup.invstd,
-                                    setup.batch_stats, bn.eps)
+                                    setup.inner, setup.two_d, setup.weight, setup.bias,
+                                    setup.mean, setup.invstd, setup.batch_stats, bn.eps)
         setup.update_running_stats(bn, mean, var, x)
         ctx.save_for_backward(x, weight, mean, invstd)
         setup.save(ctx)
@@ -419,15 +436,10 @@ class _FusedBatchNorm(torch.autograd.Function):
         need_x = ctx.needs_input_grad[0]
         grad = _flat(grad_y, order)
         variant = (grad.dtype, x.dtype, ctx.two_d, ctx.batch_stats, need_x)
-        dx, dweight, dbias = _run(_bn_backward, variant, grad, _flat(x, order), ctx.channels,
-                                  ctx.inner, ctx.two_d,
-                                  weight.detach().to(_compute_dtype(x.dtype)), mean, invstd,
-                                  ctx.batch_stats, need_x)
-        if dx is not None:
-            dx = _unflat(dx, x.shape, order)
-        dweight = dweight.to(weight.dtype) if ctx.needs_input_grad[1] else None
-        dbias = dbias.to(weight.dtype) if ctx.needs_input_grad[2] else None
-        return dx, dweight, dbias, None
+        grads = _run(_bn_backward, variant, grad, _flat(x, order), ctx.channels, ctx.inner,
+                     ctx.two_d, weight.detach().to(_compute_dtype(x.dtype)), mean, invstd,
+                     ctx.batch_stats, need_x)
+        return (*_bn_grads(ctx, x, weight, *grads), None)
 
 
 class _FusedBatchNormSpike(torch.autograd.Function):
@@ -436,16 +448,13 @@ class _FusedBatchNormSpike(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, bn, max_value, norm, half_up, include_boundary,
                 out_dtype):
-        setup = _BatchNormSetup(x, weight, bn)
-        order, two_d, batch_stats = setup.order, setup.two_d, setup.batch_stats
-        channels, inner = setup.channels, setup.inner
-        cdt = _compute_dtype(x.dtype)
-        flat = _flat(x, order)
-        variant = (x.dtype, out_dtype, two_d, batch_stats, half_up, include_boundary)
-        s, code, mean, invstd, var = _run(_bn_spike_forward, variant, flat, channels, inner,
-                                          two_d, weight.detach().to(cdt),
-                                          bias.detach().to(cdt), setup.mean, setup.invstd,
-                                          batch_stats, bn.eps, max_value, norm, half_up,
+        setup = _BatchNormSetup(x, weight, bias, bn)
+        order = setup.order
+        variant = (x.dtype, out_dtype, setup.two_d, setup.batch_stats, half_up, include_boundary)
+        s, code, mean, invstd, var = _run(_bn_spike_forward, variant, _flat(x, order),
+                                          setup.channels, setup.inner, setup.two_d, setup.weight,
+                                          setup.bias, setup.mean, setup.invstd,
+                                          setup.batch_stats, bn.eps, max_value, norm, half_up,
                                           include_boundary, out_dtype)
         setup.update_running_stats(bn, mean, var, x)
         code = _unflat(code, x.shape, order)
@@ -464,15 +473,10 @@ class _FusedBatchNormSpike(torch.autograd.Function):
         need_x = ctx.needs_input_grad[0]
         grad = _flat(grad_s, order)
         variant = (grad.dtype, x.dtype, ctx.two_d, ctx.batch_stats, need_x)
-        dx, dweight, dbias = _run(_bn_spike_backward, variant, grad, _flat(code, order),
-                                  _flat(x, order), ctx.channels,
-                                  ctx.inner, ctx.two_d, weight.detach().to(cdt), mean, invstd,
-                                  ctx.batch_stats, ctx.norm, need_x)
-        if dx is not None:
-            dx = _unflat(dx, x.shape, order)
-        dweight = dweight.to(weight.dtype) if ctx.needs_input_grad[1] else None
-        dbias = dbias.to(weight.dtype) if ctx.needs_input_grad[2] else None
-        return dx, dweight, dbias, None, None, None, None, None, None
+        grads = _run(_bn_spike_backward, variant, grad, _flat(code, order), _flat(x, order),
+                     ctx.channels, ctx.inner, ctx.two_d, weight.detach().to(cdt), mean, invstd,
+                     ctx.batch_stats, ctx.norm, need_x)
+        return (*_bn_grads(ctx, x, weight, *grads), None, None, None, None, None, None)
 
 
 @torch.no_grad()

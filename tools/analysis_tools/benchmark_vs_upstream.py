@@ -61,10 +61,10 @@ TRAIN_FORMS = {
     'mmsdt-bf16': dict(autocast_dtype='bfloat16'),
     'mmsdt-bf16-cp': dict(autocast_dtype='bfloat16', with_cp=True),
     'mmsdt-fp32-contiguous': dict(channels_last=False),  # the layout before channels-last
-    'mmsdt-unfused': {},  # with MMSDT_FUSED_KERNELS=0: the eager neuron and BN
+    # '-unfused': with MMSDT_FUSED_KERNELS=0, the eager neuron and BN
+    'mmsdt-unfused': {},
     'mmsdt-bf16-unfused': dict(autocast_dtype='bfloat16'),
 }
-UNFUSED = ('mmsdt-unfused', 'mmsdt-bf16-unfused')
 
 
 def _rss_mb() -> float:
@@ -130,7 +130,7 @@ def run_case(impl: str, arch: str, mode: str, size: int, batch: int, repeats: in
     """Measure one case in this process (called in a child process)."""
     import torch
 
-    if impl in UNFUSED:
+    if impl.endswith('-unfused'):
         os.environ['MMSDT_FUSED_KERNELS'] = '0'
     torch.manual_seed(0)
     x = torch.randn(batch, 3, size, size)

@@ -5,6 +5,7 @@ Every residual adds real-valued tensors; spikes are taken at the start of each b
 :func:`mmsdt.snn.spike_matmul`, so the blocks also run in spike-driven mode. Attribute names
 follow the released checkpoints (reference §2.4) so their state dicts load key for key.
 """
+import contextlib
 from typing import Optional
 
 import torch
@@ -73,13 +74,12 @@ class SepConvSpike(nn.Module):
 
     def forward(self, x):
         h = spike_linear(self.pwconv1[0], self.spike1(x))
-        if _cpu_autocast(x):
-            # in float32: oneDNN's bf16 depthwise 7x7 kernels are about 2x slower on CPU
-            s = self.spike2.after_norm(h, self.pwconv1[1], dtype=torch.float32)
-            with torch.autocast('cpu', enabled=False):
-                h = spike_linear(self.dwconv[0], s)
-        else:
-            h = spike_linear(self.dwconv[0], self.spike2.after_norm(h, self.pwconv1[1]))
+        # under CPU autocast the depthwise conv runs in float32: oneDNN's bf16 depthwise 7x7
+        # kernels are about 2x slower
+        fp32 = _cpu_autocast(x)
+        s = self.spike2.after_norm(h, self.pwconv1[1], dtype=torch.float32 if fp32 else None)
+        with torch.autocast('cpu', enabled=False) if fp32 else contextlib.nullcontext():
+            h = spike_linear(self.dwconv[0], s)
         h = spike_linear(self.pwconv2[0], self.spike3.after_norm(h, self.dwconv[1]))
         return batch_norm(h, self.pwconv2[1])
 
