@@ -4,7 +4,7 @@ import pytest
 import torch
 from torchvision.ops import roi_align
 
-from mmsdt.ops import SparseRoIAlign, sparse_roi_align
+from mmsdt.ops import SparseRoIAlign, multi_level_roi_align, sparse_roi_align
 
 
 def _rois(num, num_images, size, generator, dtype=torch.float64):
@@ -87,3 +87,42 @@ def test_bad_shapes_and_image_indices_are_named():
         sparse_roi_align(feats[0], torch.zeros(3, 5), 7)
     with pytest.raises(ValueError, match=r'image indices outside \[0, 2\)'):
         sparse_roi_align(feats, torch.tensor([[2., 0., 0., 4., 4.]]), 7)
+
+
+def test_multi_level_equals_per_level_roi_align_in_float64():
+    generator = torch.Generator().manual_seed(3)
+    feats = [torch.randn(2, 4, size, size + 3, generator=generator, dtype=torch.float64,
+                         requires_grad=True) for size in (32, 16, 8)]
+    scales = [1 / 4, 1 / 8, 1 / 16]
+    rois = _rois(30, 2, 128, generator)
+    levels = torch.randint(0, 3, (rois.shape[0], ), generator=generator)
+    out = multi_level_roi_align(feats, rois, levels, (7, 5), scales, 0, True)
+    ref = torch.zeros_like(out)
+    for level, (f, scale) in enumerate(zip(feats, scales)):
+        picked = levels == level
+        ref[picked] = roi_align(f, rois[picked], (7, 5), scale, 0, True)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    grad = torch.randn(ref.shape, generator=generator, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad(out, feats, grad), torch.autograd.grad(ref, feats, grad)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_multi_level_without_rois_keeps_every_map_in_the_graph():
+    feats = [torch.randn(2, 4, s, s, requires_grad=True) for s in (8, 4)]
+    out = multi_level_roi_align(feats, torch.zeros(0, 5), torch.zeros(0, dtype=torch.long), 7,
+                                [0.5, 0.25])
+    assert out.shape == (0, 4, 7, 7)
+    grads = torch.autograd.grad(out.sum(), feats)
+    assert all(g is not None and g.abs().sum() == 0 for g in grads)
+
+
+def test_multi_level_bad_inputs_are_named():
+    feats = [torch.randn(2, 4, 8, 8), torch.randn(2, 4, 4, 4)]
+    rois = torch.tensor([[0., 1., 1., 5., 5.]])
+    with pytest.raises(ValueError, match='2 feature maps and 1 spatial scales'):
+        multi_level_roi_align(feats, rois, torch.zeros(1, dtype=torch.long), 7, [0.5])
+    with pytest.raises(ValueError, match=r'feats\[1\] has shape \(2, 3, 4, 4\)'):
+        multi_level_roi_align([feats[0], torch.randn(2, 3, 4, 4)], rois,
+                              torch.zeros(1, dtype=torch.long), 7, [0.5, 0.25])
+    with pytest.raises(ValueError, match=r'levels must be \(1, \) values in \[0, 2\)'):
+        multi_level_roi_align(feats, rois, torch.tensor([2]), 7, [0.5, 0.25])

@@ -1,11 +1,12 @@
 """mmdet's SingleRoIExtractor with RoIAlign computed as a sparse matrix product."""
-from typing import List
+from typing import List, Optional, Tuple
 
+import torch
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.utils import ConfigType
-from torch import nn
+from torch import Tensor, nn
 
-from mmsdt.ops import SparseRoIAlign
+from mmsdt.ops import SparseRoIAlign, multi_level_roi_align
 from mmsdt.registry import MODELS
 
 # roi_layer types this extractor builds as SparseRoIAlign (mmcv's name, so that a stock
@@ -23,6 +24,11 @@ class SparseSingleRoIExtractor(SingleRoIExtractor):
     ``roi_layer`` takes mmcv ``RoIAlign``'s keys (``output_size``, ``sampling_ratio``,
     ``aligned``, ``pool_mode='avg'``; ``use_torchvision`` is accepted and has no effect), with
     ``type`` ``'RoIAlign'`` or ``'SparseRoIAlign'``; other RoI layers are refused.
+
+    ``forward`` maps RoIs to levels as the stock one does, then samples all levels in one
+    sparse product (:func:`mmsdt.ops.multi_level_roi_align`) instead of one RoIAlign call and
+    one scatter per level. ``roi_scale_factor`` rescales the RoIs after the level mapping, as
+    in the stock extractor, and also with a single level (which the stock one ignores).
     """
 
     def build_roi_layers(self, layer_cfg: ConfigType,
@@ -35,3 +41,23 @@ class SparseSingleRoIExtractor(SingleRoIExtractor):
                              f"SingleRoIExtractor for other RoI layers")
         return nn.ModuleList(
             [SparseRoIAlign(spatial_scale=1 / stride, **cfg) for stride in featmap_strides])
+
+    def forward(self,
+                feats: Tuple[Tensor],
+                rois: Tensor,
+                roi_scale_factor: Optional[float] = None) -> Tensor:
+        """RoI features (R, C, PH, PW) of ``rois`` (R, 5) from the maps ``feats``."""
+        if len(feats) != len(self.roi_layers):
+            raise ValueError(f'SparseSingleRoIExtractor: got {len(feats)} feature maps for '
+                             f'{len(self.roi_layers)} featmap_strides {self.featmap_strides}')
+        rois = rois.type_as(feats[0])  # as the stock extractor (fp16 / bf16 RoIs under amp)
+        if len(feats) > 1:
+            levels = self.map_roi_levels(rois, len(feats))
+        else:
+            levels = rois.new_zeros(rois.shape[0], dtype=torch.long)
+        if roi_scale_factor is not None:
+            rois = self.roi_rescale(rois, roi_scale_factor)
+        layer = self.roi_layers[0]
+        return multi_level_roi_align(feats, rois, levels, layer.output_size,
+                                     [m.spatial_scale for m in self.roi_layers],
+                                     layer.sampling_ratio, layer.aligned)

@@ -46,3 +46,37 @@ def test_same_as_stock_extractor_in_float64():
 def test_other_roi_layers_are_refused_by_name():
     with pytest.raises(ValueError, match="roi_layer type 'RoIPool' is not supported"):
         _extractor('mmsdt.SparseSingleRoIExtractor', type='RoIPool')
+
+
+def _feats_and_rois(seed):
+    g = torch.Generator().manual_seed(seed)
+    feats = tuple(torch.randn(2, 6, 128 // s, 96 // s, generator=g, dtype=torch.float64)
+                  for s in STRIDES)
+    wh = torch.tensor([[10., 12.], [40., 30.], [150., 120.], [250., 300.]],
+                      dtype=torch.float64).repeat(3, 1)
+    xy = torch.rand(wh.shape[0], 2, generator=g, dtype=torch.float64) * 60
+    image = torch.arange(wh.shape[0], dtype=torch.float64)[:, None] % 2
+    return feats, torch.cat([image, xy, xy + wh], 1)
+
+
+def test_roi_scale_factor_as_stock_extractor():
+    feats, rois = _feats_and_rois(1)
+    stock, sparse = _extractor('SingleRoIExtractor'), _extractor('mmsdt.SparseSingleRoIExtractor')
+    torch.testing.assert_close(sparse(feats, rois, roi_scale_factor=1.5),
+                               stock(feats, rois, roi_scale_factor=1.5), rtol=0, atol=1e-12)
+
+
+def test_single_level_applies_roi_scale_factor():
+    feats, rois = _feats_and_rois(2)
+    roi_layer = dict(type='RoIAlign', output_size=7, sampling_ratio=0)
+    sparse = MODELS.build(dict(type='mmsdt.SparseSingleRoIExtractor', roi_layer=roi_layer,
+                               out_channels=6, featmap_strides=[4]))
+    scaled = sparse.roi_rescale(rois, 2.0)
+    torch.testing.assert_close(sparse(feats[:1], rois, roi_scale_factor=2.0),
+                               sparse(feats[:1], scaled), rtol=0, atol=0)
+
+
+def test_feature_map_count_must_match_strides():
+    feats, rois = _feats_and_rois(3)
+    with pytest.raises(ValueError, match=r'got 3 feature maps for 4 featmap_strides'):
+        _extractor('mmsdt.SparseSingleRoIExtractor')(feats[:3], rois)
