@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmsdt.snn import MultiSpike
+from mmsdt.snn import MultiSpike, neuron
 from mmsdt.snn.fused import use_fused_kernels
 from mmsdt.snn.neuron import _pack_reference, _unpack_reference, pack_mask, unpack_mask
 
@@ -49,12 +49,27 @@ def _saved_by_neuron(u):
     return saved
 
 
-def test_backward_keeps_a_bit_packed_mask_not_the_input():
+def test_backward_keeps_a_bit_packed_mask_not_the_input(monkeypatch):
+    monkeypatch.setattr(neuron, 'MIN_PACKED_MASK_NUMEL', 3 * 67)
     u = torch.randn(3, 67, requires_grad=True)
     with use_fused_kernels(False):
         saved = _saved_by_neuron(u)
     assert len(saved) == 1 and saved[0].dtype == torch.uint8
     assert saved[0].numel() == (3 * 67 + 7) // 8
+
+
+@pytest.mark.parametrize('norm', [1, 4])
+def test_small_masks_are_kept_as_bools_with_the_same_gradient(monkeypatch, norm):
+    u = (torch.randn(3, 67, dtype=torch.float64) * 3).requires_grad_()
+    grad = torch.randn(3, 67, dtype=torch.float64)
+    with use_fused_kernels(False):
+        assert [t.dtype for t in _saved_by_neuron(u)] == [torch.bool]
+        small = torch.autograd.grad(MultiSpike(norm=norm)(u), u, grad)[0]
+        monkeypatch.setattr(neuron, 'MIN_PACKED_MASK_NUMEL', 1)
+        assert [t.dtype for t in _saved_by_neuron(u)] == [torch.uint8]
+        packed = torch.autograd.grad(MultiSpike(norm=norm)(u), u, grad)[0]
+    assert torch.equal(small, packed)
+    assert torch.equal(small, grad * ((u >= 0) & (u <= 4)) / norm)
 
 
 def test_fused_backward_keeps_one_code_byte_not_the_input(fuse_small_tensors):
