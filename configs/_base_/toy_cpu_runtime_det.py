@@ -2,7 +2,8 @@
 # multi-process runs, iteration-based logging and checkpoints) plus the mmsdt modules.
 _base_ = 'mmdet::_base_/default_runtime.py'
 
-custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'],
+                      allow_failed_imports=False)
 # checkpoints that torch.load(weights_only=True) accepts (see mmsdt_runtime.py)
 custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
 

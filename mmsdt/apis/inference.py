@@ -27,6 +27,23 @@ class TensorModeForward(nn.Module):
         return self.model(inputs, self.data_samples, mode='tensor')
 
 
+def switch_off_autocast(module: nn.Module) -> List[str]:
+    """Run every submodule with an ``autocast_dtype`` option (the E-SpikeFormer backbone) in
+    float32 from now on; returns the names of the modules switched, ``''`` for ``module``.
+
+    ``autocast_dtype='bfloat16'`` is a training-speed option (the toy detector uses it). Tools
+    whose result is an arithmetic statement rather than a prediction, the ONNX export (a
+    float32 graph) and the spike-driven verification (integer mode against binary spike maps),
+    run the model in float32 instead.
+    """
+    switched = []
+    for name, sub in module.named_modules():
+        if getattr(sub, 'autocast_dtype', None) is not None:
+            sub.autocast_dtype = None
+            switched.append(name)
+    return switched
+
+
 def build_inferencer(config: str, device: str = 'cpu', weights: Optional[str] = None,
                      classes: Optional[Sequence[str]] = None):
     """The stock Inferencer of a config's package (``default_scope`` mmdet -> ``DetInferencer``,

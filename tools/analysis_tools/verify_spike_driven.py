@@ -19,7 +19,7 @@ from typing import List, Optional
 import torch
 
 from mmsdt.apis import (TensorModeForward, build_inferencer, dataset_images,
-                        preprocessed_batches)
+                        preprocessed_batches, switch_off_autocast)
 from mmsdt.snn import verify_spike_driven
 
 
@@ -41,6 +41,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'--num-images {args.num_images} but the test set has {available} images: '
               f'using all {available}', flush=True)
     model = inferencer.model.eval()
+    for name in switch_off_autocast(model):  # the check is about float32 arithmetic
+        print(f'{name}: autocast switched off, both modes run in float32', flush=True)
     worst, failed = 0.0, 0
     totals = dict(maps=0, binary_maps=0, tie_flips=0, untied_flips=0, elements=0)
     print(f'{"image":<40}{"output dev":>12}{"potential dev":>15}{"tie flips":>11}'

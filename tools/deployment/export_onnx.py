@@ -103,7 +103,7 @@ def preprocessor_metadata(model: nn.Module) -> dict:
 def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.config import Config
 
-    from mmsdt.apis import build_inferencer
+    from mmsdt.apis import build_inferencer, switch_off_autocast
     from mmsdt.deployment import compare_with_onnxruntime, export_onnx
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -131,6 +131,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('no --checkpoint: exporting randomly initialised weights', flush=True)
     model = inferencer.model.eval()
     module = select_part(model, args.part, scope, args.config).eval()
+    for name in switch_off_autocast(module):
+        print(f'{name or args.part}: autocast switched off, the ONNX graph is float32',
+              flush=True)
     neurons = sum(isinstance(m, MultiSpike) for m in module.modules())
     if neurons == 0:
         raise SystemExit(f'{args.config}: the exported part ({args.part}) has no MultiSpike '

@@ -19,6 +19,8 @@ load_pipeline = [
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='Pad', size=img_scale, pad_val=dict(img=(103.53, 116.28, 123.675))),
+    # the raw annotations (polygons) are spent: not deep-copied by the mixing wrapper
+    dict(type='mmsdt.DropKeys', keys=['instances']),
 ]
 train_pipeline = [
     dict(type='CopyPaste', selected=False, bbox_occluded_thr=10, mask_occluded_thr=40),

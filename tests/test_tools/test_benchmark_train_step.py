@@ -1,0 +1,41 @@
+"""The training-step breakdown script: one real (tiny) run prints every part, and bad module
+names are reported with the model's children."""
+import re
+
+import pytest
+
+from mmsdt.datasets import generate_toy_cls
+
+CLS = 'configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py'
+
+
+@pytest.fixture
+def tool(load_tool):
+    return load_tool('tools/analysis_tools/benchmark_train_step.py')
+
+
+def _options(root):
+    return ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
+            'train_dataloader.batch_size=2']
+
+
+def test_prints_every_part_of_the_step(tool, tmp_path, repo_root, capsys):
+    generate_toy_cls(str(tmp_path), num_train=12, num_val=2)
+    assert tool.main([CLS, '--warmup', '1', '--steps', '2', *_options(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = dict(re.findall(r'^(\S.*?|  \S.*?)\s+([0-9.]+)\s+\d+%$', out, re.M))
+    for part in ('data loading (one batch)', 'forward (loss)', '  backbone (forward)',
+                 '  head (forward)', '  rest of the forward (targets, sampling, losses)',
+                 'backward', 'optimizer step', 'step (without data loading)'):
+        assert part in rows, out
+    assert float(rows['step (without data loading)']) >= float(rows['backward']) > 0
+    forward_parts = ['  neck (forward)', '  backbone (forward)', '  head (forward)',
+                     '  rest of the forward (targets, sampling, losses)']
+    assert sum(float(rows[p]) for p in forward_parts if p in rows) == pytest.approx(
+        float(rows['forward (loss)']), abs=0.25)
+
+
+def test_unknown_module_is_named(tool, tmp_path, repo_root):
+    generate_toy_cls(str(tmp_path), num_train=4, num_val=2)
+    with pytest.raises(SystemExit, match=r'no module named roi_head\.mask_head.*backbone'):
+        tool.main([CLS, '--modules', 'roi_head.mask_head', *_options(tmp_path)])

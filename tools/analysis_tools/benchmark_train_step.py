@@ -1,0 +1,158 @@
+"""Where a training step's time goes, for any mmdet / mmseg / mmpretrain config (numbers, not a
+test).
+
+    python tools/analysis_tools/benchmark_train_step.py CONFIG [--warmup 20] [--steps 15]
+        [--modules NAME ...] [--threads N] [--cfg-options k=v ...]
+
+Builds the config's model, optimizer wrapper and training data loader (in this process, no
+workers), loads ``--warmup + --steps`` batches first, then runs the steps the way mmengine's
+``train_step`` does, timing each part separately:
+
+* ``data loading``: producing one batch (the data pipeline; in a real run worker processes do
+  this, on the same cores);
+* ``data preprocessor``, ``forward (loss)``, ``backward``, ``optimizer step`` (with gradient
+  clipping and ``zero_grad``);
+* inside the forward, every module named by ``--modules`` (forward only, by hooks; default:
+  the model's direct children, plus a two-stage detector's RoI extractors and heads; modules
+  whose ``forward`` is not called in training, such as a RoI head, are listed as not timed).
+  The rest of the forward is the task's own work: target assignment, sampling, losses,
+  proposals.
+
+Prints milliseconds per step (mean over the timed steps) and the share of the step.
+"""
+import argparse
+import os.path as osp
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from typing import Dict, List, Optional
+
+import torch
+
+DETECTOR_PARTS = ('roi_head.bbox_roi_extractor', 'roi_head.bbox_head',
+                  'roi_head.mask_roi_extractor', 'roi_head.mask_head')
+
+
+def _timed_modules(model: torch.nn.Module, names: Optional[List[str]]) -> Dict[str, object]:
+    modules = dict(model.named_modules())
+    if names is None:
+        names = [n for n, _ in model.named_children() if n != 'data_preprocessor']
+        names += [n for n in DETECTOR_PARTS if n in modules]
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise SystemExit(f'--modules: the model has no module named {", ".join(missing)} '
+                         f'(its children: {", ".join(n for n, _ in model.named_children())})')
+    return {n: modules[n] for n in names}
+
+
+def _hook_times(modules: Dict[str, object], totals: Dict[str, float],
+                calls: Dict[str, int]) -> None:
+    for name, module in modules.items():
+        start: List[float] = []
+
+        def pre(_module, _args, start=start):
+            start.append(time.perf_counter())
+
+        def post(_module, _args, _out, name=name, start=start):
+            totals[f'  {name} (forward)'] += time.perf_counter() - start.pop()
+            calls[name] += 1
+
+        module.register_forward_pre_hook(pre)
+        module.register_forward_hook(post)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from mmengine.config import Config, DictAction
+    from mmengine.runner import Runner
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--warmup', type=int, default=20,
+                        help='untimed steps first (compilation, oneDNN primitives per shape)')
+    parser.add_argument('--steps', type=int, default=15, help='timed steps')
+    parser.add_argument('--modules', nargs='+', default=None,
+                        help='modules whose forward is timed (dotted names in the model)')
+    parser.add_argument('--threads', type=int, default=None, help='torch threads')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    args = parser.parse_args(argv)
+    if args.warmup < 0 or args.steps < 1:
+        parser.error('--warmup must be >= 0 and --steps >= 1')
+    if not osp.isfile(args.config):
+        parser.error(f'config file not found: {args.config}')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = tempfile.mkdtemp(prefix='benchmark_train_step_')
+    cfg.log_level = 'WARNING'
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    runner = Runner.from_cfg(cfg)
+    model = runner.model
+    optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
+    loader = runner.build_dataloader(cfg.train_dataloader)
+    timed = _timed_modules(model, args.modules)
+    total = args.warmup + args.steps
+    print(f'{args.config}: loading {total} batches, then {args.warmup} warm-up and '
+          f'{args.steps} timed steps on {torch.get_num_threads()} threads', flush=True)
+    batches, load_time = [], 0.0
+    iterator = iter(loader)
+    for i in range(total):
+        start = time.perf_counter()
+        batches.append(next(iterator))
+        if i >= args.warmup:
+            load_time += time.perf_counter() - start
+
+    totals: Dict[str, float] = defaultdict(float)
+    calls: Dict[str, int] = defaultdict(int)
+    _hook_times(timed, totals, calls)
+    model.train()
+    for i, batch in enumerate(batches):
+        if i == args.warmup:
+            totals.clear()
+            calls.clear()
+        if i % 5 == 0:
+            print(f'step {i + 1}/{total}', flush=True)
+        t0 = time.perf_counter()
+        data = model.data_preprocessor(batch, True)
+        t1 = time.perf_counter()
+        losses = model(**data, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        t2 = time.perf_counter()
+        optim_wrapper.backward(loss)
+        t3 = time.perf_counter()
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()
+        t4 = time.perf_counter()
+        totals['data preprocessor'] += t1 - t0
+        totals['forward (loss)'] += t2 - t1
+        totals['backward'] += t3 - t2
+        totals['optimizer step'] += t4 - t3
+        totals['step (without data loading)'] += t4 - t0
+    totals['data loading (one batch)'] = load_time
+
+    # modules whose forward ran and that are not inside another such module
+    called = [n for n in timed if calls[n]]
+    outer = [n for n in called if not any(n.startswith(f'{o}.') for o in called if o != n)]
+    rest = 'rest of the forward (targets, sampling, losses)'
+    totals[f'  {rest}'] = totals['forward (loss)'] - sum(
+        totals[f'  {n} (forward)'] for n in outer)
+    step = totals['step (without data loading)']
+    order = ['data loading (one batch)', 'data preprocessor', 'forward (loss)']
+    order += [f'  {n} (forward)' for n in called] + [f'  {rest}']
+    order += ['backward', 'optimizer step', 'step (without data loading)']
+    width = max(len(k) for k in order) + 2
+    print(f'\n{"part":<{width}}{"ms / step":>10}{"share":>8}')
+    for key in order:
+        value = totals.get(key, 0.0)
+        print(f'{key:<{width}}{value / args.steps * 1e3:>10.1f}{value / step * 100:>7.0f}%')
+    skipped = [n for n in timed if not calls[n]]
+    if skipped:  # e.g. a RoI head: the detector calls its loss(), not forward()
+        print(f'not timed (forward not called during training): {", ".join(skipped)}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
