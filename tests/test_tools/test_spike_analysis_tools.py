@@ -138,14 +138,15 @@ def test_verification_tool_passes_on_toy_detection(tmp_path):
     root = tmp_path / 'toy_coco'
     generate_toy_coco(str(root), num_train=1, num_val=2)
     cfg = tmp_path / 'det_cfg.py'
+    # a backbone trained under bf16 autocast (tools/train.py --amp): checked in float32
     cfg.write_text(f"_base_ = '{REPO / DET}'\n"
+                   f"model = dict(backbone=dict(autocast_dtype='bfloat16'))\n"
                    f"test_dataloader = dict(dataset=dict(data_root='{root}/'))\n"
                    f"test_evaluator = dict(ann_file='{root}/annotations/instances_val.json')\n")
     proc = _run([sys.executable, 'tools/analysis_tools/verify_spike_driven.py', str(cfg),
                  '--num-images', '5'])
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert '--num-images 5 but the test set has 2 images' in proc.stdout
-    # the toy detector trains its backbone under bf16 autocast; the check runs in float32
     assert 'backbone: autocast switched off, both modes run in float32' in proc.stdout
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith('PASSED: 2 image(s)') and '100.0 % binary' in last

@@ -123,10 +123,8 @@ def test_corrupt_image_fails_with_its_path(toy_root, tmp_path, repo_root, mmdet_
 def test_amp_flag_on_cpu_sets_bf16_backbone_autocast(load_tool, monkeypatch, repo_root):
     train = load_tool('tools/train.py')
     monkeypatch.setattr(train.torch.cuda, 'is_available', lambda: False)
-    # the toy segmentation config trains in float32 (the toy detector has bf16 set already)
-    config = 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py'
-    cfg = train.build_cfg(train.parse_args([config, '--amp']))
+    cfg = train.build_cfg(train.parse_args([CONFIG, '--amp']))
     assert cfg.model.backbone.autocast_dtype == 'bfloat16'
     assert cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper'
-    cfg = train.build_cfg(train.parse_args([config]))
+    cfg = train.build_cfg(train.parse_args([CONFIG]))
     assert cfg.model.backbone.get('autocast_dtype') is None
