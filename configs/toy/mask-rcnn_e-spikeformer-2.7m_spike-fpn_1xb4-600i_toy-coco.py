@@ -17,8 +17,8 @@ model = dict(
     type='mmsdt.SpikeMaskRCNN',
     # zero_init_residual: every block starts as the identity (from scratch);
     # compact_spikes=False: small inputs, speed over memory. The backbone trains in float32:
-    # autocast_dtype='bfloat16' (or tools/train.py --amp) saves ~10 % of the step on an AMX
-    # CPU but gave a lower mean over 4 runs (configs/toy/README.md), so it is left opt-in
+    # autocast_dtype='bfloat16' (or tools/train.py --amp) saves ~9 % of the step on an AMX
+    # CPU, with a lower mean bbox mAP over 4 runs (configs/toy/README.md); left opt-in
     backbone=dict(_delete_=True, type='mmsdt.ESpikeFormer', arch='2.7m',
                   out_indices=(1, 2, 3, 4), stage4_stride=2, zero_init_residual=True,
                   compact_spikes=False),
