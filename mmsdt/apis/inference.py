@@ -31,7 +31,7 @@ def switch_off_autocast(module: nn.Module) -> List[str]:
     """Run every submodule with an ``autocast_dtype`` option (the E-SpikeFormer backbone) in
     float32 from now on; returns the names of the modules switched, ``''`` for ``module``.
 
-    ``autocast_dtype='bfloat16'`` is a training-speed option (the toy detector uses it). Tools
+    ``autocast_dtype='bfloat16'`` is a training-speed option (``tools/train.py --amp``). Tools
     whose result is an arithmetic statement rather than a prediction, the ONNX export (a
     float32 graph) and the spike-driven verification (integer mode against binary spike maps),
     run the model in float32 instead.

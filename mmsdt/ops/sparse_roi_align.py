@@ -189,9 +189,8 @@ def _roi_align(feats: Sequence[torch.Tensor], rois: torch.Tensor, levels: torch.
             torch.tensor(scales, dtype=torch.float64, device=device), num_images,
             (out_h, out_w), sampling_ratio, aligned, compute_dtype)
     # an (N*H*W, C) matrix per map (a view for channels-last maps), stacked level by level
-    features = torch.cat([f.to(compute_dtype).permute(0, 2, 3, 1).reshape(-1, channels)
-                          for f in feats]) if len(feats) > 1 else \
-        feats[0].to(compute_dtype).permute(0, 2, 3, 1).reshape(-1, channels)
+    matrices = [f.to(compute_dtype).permute(0, 2, 3, 1).reshape(-1, channels) for f in feats]
+    features = matrices[0] if len(matrices) == 1 else torch.cat(matrices)
     out = _SparseProduct.apply(crow, col, value, features.shape[0], features)
     return out.view(num_rois, out_h, out_w, channels).permute(0, 3, 1, 2).to(dtype)
 

@@ -63,8 +63,7 @@ def _hook_times(modules: Dict[str, object], totals: Dict[str, float],
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from mmengine.config import Config, DictAction
-    from mmengine.runner import Runner
+    from mmengine.config import DictAction
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
@@ -83,9 +82,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    with tempfile.TemporaryDirectory(prefix='benchmark_train_step_') as work_dir:
+        return _benchmark(args, work_dir)
+
+
+def _benchmark(args, work_dir: str) -> int:
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = tempfile.mkdtemp(prefix='benchmark_train_step_')
+    cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False

@@ -1,7 +1,6 @@
 """mmdet's SingleRoIExtractor with RoIAlign computed as a sparse matrix product."""
 from typing import List, Optional, Tuple
 
-import torch
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.utils import ConfigType
 from torch import Tensor, nn
@@ -51,10 +50,7 @@ class SparseSingleRoIExtractor(SingleRoIExtractor):
             raise ValueError(f'SparseSingleRoIExtractor: got {len(feats)} feature maps for '
                              f'{len(self.roi_layers)} featmap_strides {self.featmap_strides}')
         rois = rois.type_as(feats[0])  # as the stock extractor (fp16 / bf16 RoIs under amp)
-        if len(feats) > 1:
-            levels = self.map_roi_levels(rois, len(feats))
-        else:
-            levels = rois.new_zeros(rois.shape[0], dtype=torch.long)
+        levels = self.map_roi_levels(rois, len(feats))  # all 0 for a single level
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)
         layer = self.roi_layers[0]
