@@ -333,6 +333,8 @@ def _run(fn: Callable, variant: tuple, *args):
     if kernel is fn:
         return fn(*args)
     try:
+        if not torch.is_autocast_enabled('cpu'):
+            return kernel(*args)
         with torch.autocast('cpu', enabled=False):
             return kernel(*args)
     except Exception as err:

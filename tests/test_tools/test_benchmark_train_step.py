@@ -39,3 +39,20 @@ def test_unknown_module_is_named(tool, tmp_path, repo_root):
     generate_toy_cls(str(tmp_path), num_train=4, num_val=2)
     with pytest.raises(SystemExit, match=r'no module named roi_head\.mask_head.*backbone'):
         tool.main([CLS, '--modules', 'roi_head.mask_head', *_options(tmp_path)])
+
+
+def test_ops_prints_time_by_kind_and_the_dense_floor(tool, tmp_path, capsys):
+    generate_toy_cls(str(tmp_path), num_train=12, num_val=2)
+    assert tool.main([CLS, '--warmup', '1', '--steps', '2', '--ops', *_options(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r'^(\S.*?)\s+([0-9.]+)\s+(\d+)%\s+\d+$', out, re.M)
+    kinds = {kind: ms for kind, ms, _ in rows}
+    shares = [int(share) for _, _, share in rows]
+    assert float(kinds['convolution forward']) > 0 and float(kinds['convolution backward']) > 0
+    assert 'Python, autograd, dispatch (no tensor op)' in kinds
+    assert sum(shares) == pytest.approx(100, abs=len(shares))  # rounded shares of one total
+    conv, mm = map(float, re.search(r'convolutions ([0-9.]+) GFLOP, matrix products ([0-9.]+)',
+                                    out).groups())
+    assert conv > 0 and mm >= 0
+    assert re.search(r'float32 \d+ GFLOP/s', out)
+    assert re.search(r'need at least [0-9.]+ ms per step', out)

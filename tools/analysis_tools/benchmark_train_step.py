@@ -2,7 +2,7 @@
 test).
 
     python tools/analysis_tools/benchmark_train_step.py CONFIG [--warmup 20] [--steps 15]
-        [--modules NAME ...] [--threads N] [--cfg-options k=v ...]
+        [--modules NAME ...] [--threads N] [--ops] [--cfg-options k=v ...]
 
 Builds the config's model, optimizer wrapper and training data loader (in this process, no
 workers), loads ``--warmup + --steps`` batches first, then runs the steps the way mmengine's
@@ -19,6 +19,17 @@ workers), loads ``--warmup + --steps`` batches first, then runs the steps the wa
   proposals.
 
 Prints milliseconds per step (mean over the timed steps) and the share of the step.
+
+With ``--ops`` it then says what bounds the step (:mod:`mmsdt.utils.step_profile`):
+
+* the same steps again under torch.profiler, their time by kind of op (convolution forward /
+  backward, matrix products, the compiled fused kernels, eager BatchNorm, indexing / sorting /
+  NMS, the optimizer, other tensor ops, and the time in no tensor op: Python, autograd,
+  dispatch). The profiler's own cost inflates the many small ops most;
+* the dense FLOPs of one step (convolutions and matrix products, forward and backward), the
+  CPU's measured GEMM rate (a 2048³ matrix product in float32, and in bfloat16 where oneDNN
+  supports it) and what that rate allows: the least time the dense layers could take against
+  the time the convolution and matrix-product rows took.
 """
 import argparse
 import os.path as osp
@@ -73,6 +84,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--modules', nargs='+', default=None,
                         help='modules whose forward is timed (dotted names in the model)')
     parser.add_argument('--threads', type=int, default=None, help='torch threads')
+    parser.add_argument('--ops', action='store_true',
+                        help='also profile the steps by kind of op and compare their dense '
+                             'FLOPs with the measured GEMM rate')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     args = parser.parse_args(argv)
     if args.warmup < 0 or args.steps < 1:
@@ -122,22 +136,11 @@ def _benchmark(args, work_dir: str) -> int:
             calls.clear()
         if i % 5 == 0:
             print(f'step {i + 1}/{total}', flush=True)
-        t0 = time.perf_counter()
-        data = model.data_preprocessor(batch, True)
-        t1 = time.perf_counter()
-        losses = model(**data, mode='loss')
-        loss, _ = model.parse_losses(losses)
-        t2 = time.perf_counter()
-        optim_wrapper.backward(loss)
-        t3 = time.perf_counter()
-        optim_wrapper.step()
-        optim_wrapper.zero_grad()
-        t4 = time.perf_counter()
-        totals['data preprocessor'] += t1 - t0
-        totals['forward (loss)'] += t2 - t1
-        totals['backward'] += t3 - t2
-        totals['optimizer step'] += t4 - t3
-        totals['step (without data loading)'] += t4 - t0
+        times = _train_step(model, optim_wrapper, batch)
+        for key, value in zip(('data preprocessor', 'forward (loss)', 'backward',
+                               'optimizer step'), times):
+            totals[key] += value
+        totals['step (without data loading)'] += sum(times)
     totals['data loading (one batch)'] = load_time
 
     # modules whose forward ran and that are not inside another such module
@@ -158,7 +161,78 @@ def _benchmark(args, work_dir: str) -> int:
     skipped = [n for n in timed if not calls[n]]
     if skipped:  # e.g. a RoI head: the detector calls its loss(), not forward()
         print(f'not timed (forward not called during training): {", ".join(skipped)}')
+    if args.ops:
+        _print_bounds(model, optim_wrapper, batches[args.warmup:], step / args.steps)
     return 0
+
+
+def _train_step(model, optim_wrapper, batch) -> List[float]:
+    """One training step as mmengine's ``train_step`` runs it; the seconds of its four parts
+    (data preprocessor, forward with losses, backward, optimizer step with zero_grad)."""
+    t0 = time.perf_counter()
+    data = model.data_preprocessor(batch, True)
+    t1 = time.perf_counter()
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    t2 = time.perf_counter()
+    optim_wrapper.backward(loss)
+    t3 = time.perf_counter()
+    optim_wrapper.step()
+    optim_wrapper.zero_grad()
+    t4 = time.perf_counter()
+    return [t1 - t0, t2 - t1, t3 - t2, t4 - t3]
+
+
+def _print_bounds(model, optim_wrapper, batches, step_s: float) -> None:
+    """``--ops``: the steps' time by kind of op, their dense FLOPs and the GEMM rate."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from mmsdt.utils.step_profile import (CONV_BACKWARD, CONV_FORWARD, MATMUL, OP_KINDS,
+                                          OVERHEAD, DenseFlopCounter, gemm_throughput,
+                                          time_by_op_kind)
+    print(f'\nprofiling the {len(batches)} timed steps again by kind of op', flush=True)
+    start = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for batch in batches:
+            _train_step(model, optim_wrapper, batch)
+    wall_us = (time.perf_counter() - start) * 1e6
+    kinds = time_by_op_kind(prof.key_averages())
+    self_us = sum(us for us, _ in kinds.values())
+    if wall_us > self_us:  # main-thread time outside every recorded event
+        kinds[OVERHEAD] = (kinds[OVERHEAD][0] + wall_us - self_us, kinds[OVERHEAD][1])
+    total_us = max(wall_us, self_us)
+    n = len(batches)
+    width = max(len(k) for k in OP_KINDS) + 2
+    print(f'{"kind of op (profiler self time)":<{width}}{"ms / step":>10}{"share":>8}'
+          f'{"ops / step":>12}')
+    for kind in OP_KINDS:
+        us, count = kinds[kind]
+        print(f'{kind:<{width}}{us / n / 1e3:>10.1f}{us / total_us * 100:>7.0f}%'
+              f'{count / n:>12.0f}')
+    print(f'{"profiled step":<{width}}{total_us / n / 1e3:>10.1f}   (unprofiled: '
+          f'{step_s * 1e3:.1f}; the profiler inflates small ops most)')
+
+    with DenseFlopCounter() as counter:
+        _train_step(model, optim_wrapper, batches[0])
+    flops = counter.dense_flops()
+    dense = sum(flops.values())
+    rates = {'float32': gemm_throughput(torch.float32)}
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        rates['bfloat16'] = gemm_throughput(torch.bfloat16)
+    as_run_ms = sum(kinds[k][0] for k in (CONV_FORWARD, CONV_BACKWARD, MATMUL)) / n / 1e3
+    as_run_ms *= step_s * 1e6 / (total_us / n)  # scaled to the unprofiled step
+    print(f'\ndense layers per step (forward + backward): convolutions '
+          f'{flops["convolution"] / 1e9:.2f} GFLOP, matrix products '
+          f'{flops["matrix products"] / 1e9:.2f} GFLOP')
+    print('GEMM rate of this CPU (2048^3 matrix product, best of 5): ' + ', '.join(
+        f'{dtype} {rate / 1e9:.0f} GFLOP/s' for dtype, rate in rates.items()))
+    floor_ms = dense / rates['float32'] * 1e3
+    print(f'at the float32 rate the dense layers need at least {floor_ms:.1f} ms per step '
+          f'({floor_ms / (step_s * 1e3) * 100:.0f} % of the step); as run (the convolution and '
+          f'matrix-product rows, scaled to the unprofiled step) ~{as_run_ms:.0f} ms, i.e. '
+          f'{floor_ms / max(as_run_ms, 1e-9) * 100:.0f} % of that rate')
+    if 'bfloat16' in rates:
+        print(f'at the bfloat16 rate: at least {dense / rates["bfloat16"] * 1e3:.1f} ms')
 
 
 if __name__ == '__main__':
