@@ -25,7 +25,7 @@ import warnings
 from typing import List, Optional
 
 TASKS = {
-    'det': dict(config='configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py',
+    'det': dict(config='configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-720i_toy-coco.py',
                 data_root='data/toy_coco', work_dir='work_dirs/toy_detection'),
     'seg': dict(config='configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py',
                 data_root='data/toy_ade', work_dir='work_dirs/toy_segmentation'),

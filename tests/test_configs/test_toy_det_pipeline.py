@@ -6,7 +6,7 @@ from mmengine.config import Config
 
 from mmsdt.datasets import TOY_COCO_CLASSES, generate_toy_coco
 
-TOY = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py'
+TOY = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-720i_toy-coco.py'
 
 
 @pytest.mark.usefixtures('repo_root')

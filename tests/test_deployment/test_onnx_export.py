@@ -14,7 +14,7 @@ from mmsdt.snn import MultiSpike, fuse_bn
 
 CLS = 'configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py'
 SEG = 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py'
-DET = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py'
+DET = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-720i_toy-coco.py'
 
 
 def _dyadic_(model: torch.nn.Module, bits: int = 6, seed: int = 0) -> None:

@@ -14,7 +14,7 @@ from mmsdt.datasets import TOY_CLS_CLASSES, generate_toy_cls, generate_toy_coco
 
 REPO = Path(__file__).resolve().parents[2]
 CLS = 'configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py'
-DET = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py'
+DET = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-720i_toy-coco.py'
 NUM_VAL = 2  # per class
 
 

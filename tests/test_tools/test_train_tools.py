@@ -11,7 +11,7 @@ import pytest
 from mmsdt.datasets import generate_toy_coco
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-600i_toy-coco.py'
+CONFIG = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-720i_toy-coco.py'
 
 
 @pytest.fixture(scope='module')
