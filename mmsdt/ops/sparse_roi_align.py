@@ -90,8 +90,8 @@ def _sample_matrix(rois: torch.Tensor, levels: torch.Tensor, shapes: torch.Tenso
     num_rois = rois.shape[0]
     offset = 0.5 if aligned else 0.0
     height, width = shapes[levels, 0], shapes[levels, 1]
-    level_start = torch.cumsum(num_images * shapes[:, 0] * shapes[:, 1], 0) - \
-        num_images * shapes[:, 0] * shapes[:, 1]
+    level_size = num_images * shapes[:, 0] * shapes[:, 1]
+    level_start = torch.cumsum(level_size, 0) - level_size
     base = level_start[levels] + rois[:, 0].long() * height * width
     scale = scales.to(dtype)[levels]
     x_start = rois[:, 1] * scale - offset

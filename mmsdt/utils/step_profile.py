@@ -15,7 +15,6 @@ GEMM rate (used by ``tools/analysis_tools/benchmark_train_step.py --ops``).
   practical peak that dense layers can reach on this machine.
 """
 import time
-from collections import defaultdict
 from typing import Dict, Iterable, List, Tuple
 
 import torch
@@ -49,7 +48,7 @@ _TASK_OPS = ('aten::index', 'aten::index_put_', 'aten::_index_put_impl_', 'aten:
 
 def op_kind(name: str) -> str:
     """The kind (one of :data:`OP_KINDS`) of a torch.profiler event ``name``."""
-    if name.startswith('## Call CompiledFxGraph') or name.startswith('## Call Compiled'):
+    if name.startswith('## Call Compiled'):  # inductor's '## Call CompiledFxGraph <hash>'
         return FUSED
     if name in _CONV_FORWARD_OPS:
         return CONV_FORWARD
@@ -110,11 +109,10 @@ class DenseFlopCounter(FlopCounterMode):
     def dense_flops(self) -> Dict[str, int]:
         """FLOPs (2 per multiply-add) of convolutions and of matrix products, forward and
         backward together."""
-        out: Dict[str, int] = defaultdict(int)
+        out = {'convolution': 0, 'matrix products': 0}
         for op, flops in self.get_flop_counts()['Global'].items():
-            name = str(op)
-            out['convolution' if 'convolution' in name else 'matrix products'] += flops
-        return {'convolution': out['convolution'], 'matrix products': out['matrix products']}
+            out['convolution' if 'convolution' in str(op) else 'matrix products'] += flops
+        return out
 
 
 def gemm_throughput(dtype: torch.dtype = torch.float32, size: int = 2048,
