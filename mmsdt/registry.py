@@ -5,6 +5,7 @@ Children of mmengine's root registries with scope ``mmsdt``. After
 mmseg, mmpretrain) can name ``type='mmsdt.ESpikeFormer'``: the parent registry finds this child
 by its scope. No OpenMMLab file is patched.
 """
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
@@ -19,5 +20,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
                                       locations=['mmsdt.engine'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmsdt',
                       locations=['mmsdt.datasets'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmsdt',
+                    locations=['mmsdt.datasets'])
 
-__all__ = ['MODELS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS']
+__all__ = ['MODELS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS', 'DATASETS']

@@ -4,16 +4,25 @@
 deterministic shape data sets (COCO instance format and ADE20K semantic layout) that serve as
 the embedded default for detection and segmentation training, and :func:`generate_toy_cls` a
 classification set in the ImageNet folder layout; :class:`CheckSegLabels` is a
-pipeline step that names the label file holding an unexpected class id,
+pipeline step that names the label file holding an unexpected class id or of another size
+than its image, :class:`CheckImageSize` the image whose size differs from its annotation's,
 :class:`SegCopyPaste` pastes the objects of another sample onto a label map (inside mmseg's
 ``MultiImageMixDataset``) and :class:`DropKeys` removes results keys no later step reads.
-Nothing here imports mmdet or mmseg.
+:class:`CheckedCocoDataset` (registered only when mmdet is installed; nothing else here
+imports mmdet or mmseg) is mmdet's ``CocoDataset`` with the checks of :mod:`.coco_checks`.
 """
+from importlib.util import find_spec
+
 from .toy import (TOY_ADE_CLASSES, TOY_CLS_CLASSES, TOY_COCO_CLASSES, generate_toy_ade,
                   generate_toy_cls, generate_toy_coco)
-from .transforms import CheckSegLabels, DropKeys, SegCopyPaste
+from .transforms import CheckImageSize, CheckSegLabels, DropKeys, SegCopyPaste
 
 __all__ = [
-    'CheckSegLabels', 'DropKeys', 'SegCopyPaste', 'generate_toy_coco', 'generate_toy_ade',
-    'generate_toy_cls', 'TOY_COCO_CLASSES', 'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES'
+    'CheckImageSize', 'CheckSegLabels', 'DropKeys', 'SegCopyPaste', 'generate_toy_coco',
+    'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES', 'TOY_ADE_CLASSES',
+    'TOY_CLS_CLASSES'
 ]
+
+if find_spec('mmdet') is not None:  # a classification-only install has no mmdet
+    from .coco import CheckedCocoDataset  # noqa: F401
+    __all__ += ['CheckedCocoDataset']

@@ -1,4 +1,5 @@
-"""Data-pipeline steps: label checks, copy-paste for label maps, dropping spent keys."""
+"""Data-pipeline steps: image-size and label checks, copy-paste for label maps, dropping spent
+keys."""
 from typing import Optional, Sequence
 
 import cv2
@@ -8,15 +9,52 @@ from mmcv.transforms import BaseTransform
 from mmsdt.registry import TRANSFORMS
 
 
+def _hw(shape) -> str:
+    return f'{shape[0]}x{shape[1]}'
+
+
+@TRANSFORMS.register_module()
+class CheckImageSize(BaseTransform):
+    """Fail with the file's name when a decoded image's size differs from its annotation's.
+
+    Put it right after ``LoadImageFromFile``. COCO-style data sets (mmdet's ``CocoDataset``)
+    put the annotation file's ``height`` and ``width`` of each image into its data info; the
+    boxes and polygons are in that frame, while masks are drawn at the decoded image's size.
+    Stock mmdet does not compare the two, so an image file replaced by a 1×1 placeholder (or
+    any other size) trains on misplaced targets without a word. Without ``height`` /
+    ``width`` (inference: the Inferencers replace the loader) it passes the data through.
+    Cost: one comparison per image.
+    """
+
+    def transform(self, results: dict) -> dict:
+        height, width = results.get('height'), results.get('width')
+        if height is None or width is None or results.get('img') is None:
+            return results
+        shape = tuple(results.get('ori_shape') or results['img'].shape[:2])
+        if shape != (height, width):
+            hint = ' (swapped: an EXIF orientation tag may rotate the decoded image)' \
+                if shape == (width, height) else ''
+            raise ValueError(f'{results.get("img_path", "<image>")}: the image is {_hw(shape)} '
+                             f'(HxW) but the annotation file says {height}x{width}{hint}; '
+                             f'its boxes and masks would not fit it')
+        return results
+
+
 @TRANSFORMS.register_module()
 class CheckSegLabels(BaseTransform):
-    """Fail with the file's name when a label map holds a class id the model cannot have.
+    """Fail with the file's name when a label map holds a class id the model cannot have, or
+    differs in size from its image.
 
     Put it right after ``LoadAnnotations``. Allowed values are ``0 .. num_classes - 1`` and
-    ``ignore_index`` (after ``reduce_zero_label``, if the loader applied it). Without a label
-    map (inference: the Inferencers drop ``LoadAnnotations``) it passes the data through.
+    ``ignore_index`` (after ``reduce_zero_label``, if the loader applied it). The label map
+    must have the size of the image as decoded (``ori_shape``), which is what both training
+    (the label is resized and cropped with the image) and mmseg's ``IoUMetric`` (it compares
+    the label with the prediction at ``ori_shape``) need; this holds for test pipelines that
+    resize the image before ``LoadAnnotations``, as mmseg's do. Without a label map
+    (inference: the Inferencers drop ``LoadAnnotations``) it passes the data through.
     Without this check an out-of-range id makes the loss fail far away from the data, or is
-    silently counted as a class by the metric.
+    silently counted as a class by the metric, and a label map of another size fails as an
+    ``IndexError`` in ``mmsdt.SegCopyPaste`` or ``IoUMetric``.
 
     Args:
         num_classes (int): classes of the decode head.
@@ -31,6 +69,7 @@ class CheckSegLabels(BaseTransform):
         seg = results.get('gt_seg_map')
         if seg is None:
             return results
+        self._check_size(seg, results)
         values = np.unique(seg)
         bad = [int(v) for v in values if v != self.ignore_index and not 0 <= v < self.num_classes]
         if bad:
@@ -40,6 +79,20 @@ class CheckSegLabels(BaseTransform):
                              f'{shift} outside 0..{self.num_classes - 1} and ignore index '
                              f'{self.ignore_index}')
         return results
+
+    @staticmethod
+    def _check_size(seg: np.ndarray, results: dict) -> None:
+        img = results.get('img')
+        image_shape = results.get('ori_shape') or (None if img is None else img.shape[:2])
+        if image_shape is None or tuple(seg.shape[:2]) == tuple(image_shape[:2]):
+            return
+        hint = ''
+        if img is not None and tuple(seg.shape[:2]) == tuple(img.shape[:2]):
+            hint = ('; it has the size of the transformed image: put mmsdt.CheckSegLabels right '
+                    'after LoadAnnotations, before any resize or crop')
+        raise ValueError(f'{results.get("seg_map_path", "<label map>")}: the label map is '
+                         f'{_hw(seg.shape)} (HxW) but its image '
+                         f'{results.get("img_path", "<image>")} is {_hw(image_shape)}{hint}')
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(num_classes={self.num_classes}, ' \
@@ -58,7 +111,8 @@ class SegCopyPaste(BaseTransform):
     within that many pixels of a pasted object travel with it (the unlabelled ring that ADE-style
     label maps draw around objects). Pasted objects cover what was there, so the label map
     stays consistent. When the two samples differ in size, the overlapping top-left area is
-    used. ``prob`` is the chance of pasting at all.
+    used. ``prob`` is the chance of pasting at all. A sample whose image and label map differ
+    in size is an error naming both files (``mmsdt.CheckSegLabels`` catches it when loading).
 
     Required keys: ``img``, ``gt_seg_map``, ``mix_results``. Modified keys: ``img``,
     ``gt_seg_map``.
@@ -93,9 +147,16 @@ class SegCopyPaste(BaseTransform):
         if not mix:
             raise KeyError('SegCopyPaste needs results["mix_results"]: use it inside '
                            "mmseg's MultiImageMixDataset")
+        src = mix[0]
+        for sample in (results, src):
+            if sample['img'].shape[:2] != sample['gt_seg_map'].shape[:2]:
+                raise ValueError(
+                    f'SegCopyPaste: {sample.get("seg_map_path", "<label map>")} is '
+                    f'{_hw(sample["gt_seg_map"].shape)} (HxW) but its image '
+                    f'{sample.get("img_path", "<image>")} is {_hw(sample["img"].shape)}; put '
+                    f'mmsdt.CheckSegLabels right after LoadAnnotations to catch it when loading')
         if np.random.rand() >= self.prob:
             return results
-        src = mix[0]
         img, seg = results['img'], results['gt_seg_map']
         h = min(img.shape[0], src['img'].shape[0])
         w = min(img.shape[1], src['img'].shape[1])

@@ -52,12 +52,26 @@ def test_config_parses_and_builds(path):
     assert cfg.optim_wrapper.optimizer.lr == 2e-4 and 'momentum' not in cfg.optim_wrapper.optimizer
     assert cfg.train_dataloader.batch_size == 4 and cfg.auto_scale_lr.base_batch_size == 32
     assert cfg.sync_bn == 'torch'
-    assert cfg.custom_hooks == [dict(type='mmsdt.SafeCheckpointHook')]
+    assert dict(type='mmsdt.SafeCheckpointHook') in cfg.custom_hooks
     model = MODELS.build(cfg.model)
     expected = (8, 16, 32, 64, 128) if 'retinanet' in path else (4, 8, 16, 32, 64)
     assert model.feature_strides == expected
     assert isinstance(model.neck.lateral_convs[0].conv, SpikeConv2d)
     assert isinstance(model.neck.fpn_convs[-1].conv, SpikeConv2d)
+
+
+@pytest.mark.parametrize('path', CONFIGS + TOY, ids=_name)
+def test_data_sets_and_images_are_checked(path):
+    cfg = Config.fromfile(path)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        dataset = dataset.get('dataset', dataset)  # the toy set inside MultiImageMixDataset
+        assert dataset.type == 'mmsdt.CheckedCocoDataset', loader
+        # the official COCO files hold degenerate annotations: dropped and counted there
+        policy = 'raise' if path in TOY else 'skip'
+        assert dataset.get('bad_annotations', 'raise') == policy, loader
+        steps = [t.type for t in dataset.pipeline]
+        assert steps[:2] == ['LoadImageFromFile', 'mmsdt.CheckImageSize'], loader
 
 
 def test_cascade_stages_and_schedule():

@@ -63,6 +63,16 @@ def test_bad_use_gets_a_clear_error():
         SegCopyPaste(classes=(1, ), prob=2)
 
 
+def test_image_and_label_of_different_sizes_is_a_clear_error():
+    # a 20x20 image with a 20x16 label map used to fail as an IndexError in the pasting
+    narrow = dict(_source(), gt_seg_map=_source()['gt_seg_map'][:, :16],
+                  img_path='img/narrow.jpg', seg_map_path='ann/narrow.png')
+    for dst, src in ((narrow, _source()), (_sample(20, 20, 1, 50), narrow)):
+        with pytest.raises(ValueError, match=r'SegCopyPaste: ann/narrow.png is 20x16 \(HxW\) '
+                           r'but its image img/narrow.jpg is 20x20'):
+            SegCopyPaste(classes=(2, ))(dict(dst, mix_results=[src]))
+
+
 @pytest.mark.usefixtures('mmseg_scope')
 def test_inside_mmseg_multi_image_mix_dataset(tmp_path):
     from mmseg.registry import DATASETS

@@ -6,6 +6,9 @@
 # they hide are updated, and shapes left with <= 40 px and a moved box are dropped. More shapes
 # per step at no model cost. CopyPaste needs equal sizes, hence the padding to img_scale with
 # the mean colour (0 after normalisation, as the batch padding).
+# Data checks: mmsdt.CheckedCocoDataset stops on a bad annotation (unknown category, empty or
+# degenerate polygon, empty box, ...) naming the file, annotation id and image;
+# mmsdt.CheckImageSize stops on an image whose decoded size is not the JSON's.
 _base_ = 'mmdet::_base_/datasets/coco_instance.py'
 
 data_root = 'data/toy_coco/'
@@ -15,6 +18,7 @@ img_scale = (192, 192)
 
 load_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='mmsdt.CheckImageSize'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
@@ -28,6 +32,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='mmsdt.CheckImageSize'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackDetInputs',
@@ -37,14 +42,14 @@ train_dataloader = dict(
     batch_size=4, num_workers=2, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(_delete_=True, type='MultiImageMixDataset', pipeline=train_pipeline,
-                 dataset=dict(type='CocoDataset', data_root=data_root, metainfo=metainfo,
-                              ann_file='annotations/instances_train.json',
+                 dataset=dict(type='mmsdt.CheckedCocoDataset', data_root=data_root,
+                              metainfo=metainfo, ann_file='annotations/instances_train.json',
                               data_prefix=dict(img='train/'),
                               filter_cfg=dict(filter_empty_gt=True, min_size=32),
                               pipeline=load_pipeline)))
 val_dataloader = dict(
     batch_size=4, num_workers=2, persistent_workers=True,
-    dataset=dict(data_root=data_root, metainfo=metainfo,
+    dataset=dict(type='mmsdt.CheckedCocoDataset', data_root=data_root, metainfo=metainfo,
                  ann_file='annotations/instances_val.json', data_prefix=dict(img='val/'),
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader

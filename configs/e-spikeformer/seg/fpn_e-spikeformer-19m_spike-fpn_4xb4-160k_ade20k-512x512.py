@@ -28,4 +28,27 @@ model = dict(
                      feature_strides=[2, 4, 8, 16], channels=128, num_classes=150,
                      spike_cfg=dict(norm=4)))
 
-train_dataloader = dict(batch_size=4)  # x 4 GPUs = 16 images per step
+# mmseg's ADE20K pipelines with mmsdt.CheckSegLabels right after LoadAnnotations: a class id
+# outside 0..149 (and 255) or a label map of another size than its image stops the run naming
+# the file (instead of an IndexError in IoUMetric).
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmsdt.CheckSegLabels', num_classes=150),
+    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='mmsdt.CheckSegLabels', num_classes=150),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(batch_size=4,  # x 4 GPUs = 16 images per step
+                        dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
