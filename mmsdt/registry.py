@@ -2,14 +2,16 @@
 
 Children of mmengine's root registries with scope ``mmsdt``. After
 ``custom_imports=dict(imports=['mmsdt.models'])`` a config of any OpenMMLab package (mmdet,
-mmseg, mmpretrain) can name ``type='mmsdt.ESpikeFormer'``: the parent registry finds this child
-by its scope. No OpenMMLab file is patched.
+mmseg, mmpretrain) can name ``type='mmsdt.ESpikeFormer'`` (or
+``runner_type='mmsdt.SafeRunner'``): the parent registry finds this child by its scope. No
+OpenMMLab file is patched.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
@@ -22,5 +24,6 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmsdt',
                       locations=['mmsdt.datasets'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmsdt',
                     locations=['mmsdt.datasets'])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='mmsdt', locations=['mmsdt.engine'])
 
-__all__ = ['MODELS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS', 'DATASETS']
+__all__ = ['MODELS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS', 'RUNNERS', 'DATASETS']

@@ -3,6 +3,14 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                                 [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
+``--resume``: continue from the newest intact checkpoint of the work dir (the one
+``last_checkpoint`` names, else the highest ``iter_N.pth`` / ``epoch_N.pth``; damaged files are
+skipped with a warning naming them; none at all: it says so and starts from scratch).
+``--resume CKPT``: continue from that file; a damaged one is an error. The run uses
+``mmsdt.SafeRunner`` unless the config names another ``runner_type``: ``load_from`` and resumed
+weights load strictly (a missing or resized key is an error naming it) and safely (no pickle
+that runs code), and checkpoints are saved atomically.
+
 ``--amp``: mmengine's AmpOptimWrapper (fp16 + dynamic loss scale) on a GPU; without CUDA the
 mmsdt backbone runs under bf16 autocast (``model.backbone.autocast_dtype``; AMX on recent
 Intel CPUs), the rest in float32.
@@ -29,7 +37,7 @@ def parse_args(argv=None):
                         help='scale the lr by the real total batch size (auto_scale_lr)')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
-        help='resume from the given checkpoint, or from the latest one in the work dir')
+        help='resume from the given checkpoint, or from the newest intact one in the work dir')
     add_common_args(parser)
     return parser.parse_args(argv)
 

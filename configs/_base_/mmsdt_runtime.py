@@ -1,5 +1,8 @@
 # mmsdt additions to a stock default_runtime.py (list both in `_base_`; no key is shared).
 custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'], allow_failed_imports=False)
+# mmsdt.SafeRunner: strict, safe loading of load_from / --resume, resume from the newest intact
+# checkpoint, atomic checkpoint saves (mmengine's CheckpointHook -> mmsdt.AtomicCheckpointHook)
+runner_type = 'mmsdt.SafeRunner'
 # Saves checkpoints that torch.load(weights_only=True) accepts, so `--resume` works (mmengine's
 # log-buffer histories, which it cannot unpickle, are dropped when saving).
 custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]

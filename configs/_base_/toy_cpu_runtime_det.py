@@ -7,6 +7,9 @@ custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets']
 # checkpoints that torch.load(weights_only=True) accepts (see mmsdt_runtime.py)
 custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
 
+# strict, safe loading, resume from the newest intact checkpoint, atomic saves (mmsdt_runtime.py)
+runner_type = 'mmsdt.SafeRunner'
+
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2))

@@ -8,6 +8,9 @@ custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets']
 # checkpoints that torch.load(weights_only=True) accepts (see mmsdt_runtime.py)
 custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
 
+# strict, safe loading, resume from the newest intact checkpoint, atomic saves (mmsdt_runtime.py)
+runner_type = 'mmsdt.SafeRunner'
+
 # (mmseg keeps the default hooks in its schedules; mmengine adds the ones not named here)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),

@@ -5,14 +5,16 @@ Released files are ``{'model': state_dict, 'args': argparse.Namespace, 'optimize
 trusted globals (``argparse.Namespace``, numpy array reconstruction, mmengine's log buffer);
 anything else is refused with an error naming the file. Key handling lives here only:
 ``extract_backbone_state_dict`` picks and strips, ``load_backbone_checkpoint`` checks
-strictly and reports.
+strictly and reports, ``load_model_state`` / ``load_model_checkpoint`` load whole models
+strictly (the tools and ``mmsdt.SafeRunner``).
 """
 import argparse
 import logging
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -47,12 +49,14 @@ def load_checkpoint_file(path: str) -> dict:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        CheckpointError: truncated, not a torch checkpoint, not a dict, or pickling a global
-            outside the allow-list; the message names the file.
+        CheckpointError: empty, truncated, not a torch checkpoint, not a dict, or pickling a
+            global outside the allow-list; the message names the file.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f'{path} is empty (0 bytes): not a torch checkpoint')
     # Process-wide, not torch's safe_globals context: leaving that context removes its
     # globals even when they had been allow-listed before (mmengine's loaders need them).
     allow_trusted_checkpoint_globals()
@@ -127,26 +131,37 @@ def _first_shape_mismatch(sd: Dict[str, torch.Tensor], target: Dict[str, torch.T
             f'arch or number of classes?)')
 
 
-def load_model_checkpoint(model: nn.Module, path: str,
-                          logger: Optional[logging.Logger] = None) -> dict:
-    """Load a whole-model checkpoint (detector, segmentor, classifier) strictly.
+def _revised(sd: Dict[str, torch.Tensor],
+             revise_keys: Sequence[Tuple[str, str]]) -> Dict[str, torch.Tensor]:
+    """``sd`` with every ``(pattern, replacement)`` regex of ``revise_keys`` applied to its
+    keys in turn (mmengine's ``revise_keys``); two keys mapped to one name raise."""
+    for pattern, replacement in revise_keys:
+        revised = {}
+        for k, v in sd.items():
+            new = re.sub(pattern, replacement, k)
+            if new in revised:
+                raise CheckpointError(f'revise_keys ({pattern!r} -> {replacement!r}) maps two '
+                                      f'checkpoint keys to {new!r}')
+            revised[new] = v
+        sd = revised
+    return sd
 
-    What ``tools/test.py`` uses instead of mmengine's ``load_from``, which only warns about
-    missing, unexpected or resized keys and then evaluates a partly random model. BN
-    ``num_batches_tracked`` counters may be missing; anything else raises
-    :class:`CheckpointError` naming the file and the first offending key (with both shapes
-    for a shape mismatch). A released SDT-V3 file (backbone keys without ``backbone.``) is
-    recognised and the converter named.
 
-    Returns:
-        dict: the checkpoint (e.g. its ``meta`` with the ``dataset_meta`` class names).
+def load_model_state(model: nn.Module, ckpt: dict, source: str,
+                     revise_keys: Sequence[Tuple[str, str]] = (),
+                     logger: Optional[logging.Logger] = None) -> None:
+    """Load the state dict of an already read checkpoint into ``model`` strictly.
+
+    The state dict is found as in :func:`extract_state_dict`, then ``revise_keys``
+    (``(pattern, replacement)`` regexes, as mmengine's loaders take them) rename its keys.
+    BN ``num_batches_tracked`` counters may be missing; a shape mismatch, a missing or an
+    unexpected key raises :class:`CheckpointError` naming ``source`` and the first
+    offending key (with both shapes for a shape mismatch).
     """
     log = logger or logging.getLogger(__name__)
-    path = os.fspath(path)
-    ckpt = load_checkpoint_file(path)
-    sd = extract_state_dict(ckpt, source=path)
+    sd = _revised(extract_state_dict(ckpt, source=source), revise_keys)
     target = model.state_dict()
-    _first_shape_mismatch(sd, target, path)
+    _first_shape_mismatch(sd, target, source)
     missing = [k for k in target if k not in sd and not k.endswith('num_batches_tracked')]
     unexpected = [k for k in sd if k not in target]
     if missing or unexpected:
@@ -155,11 +170,29 @@ def load_model_checkpoint(model: nn.Module, path: str,
             hint = (' It looks like a released SDT-V3 ImageNet file: convert it once with '
                     'tools/model_converters/sdtv3_to_mmsdt.py.')
         raise CheckpointError(
-            f'{path} does not fit {type(model).__name__}: {len(missing)} missing key(s) '
+            f'{source} does not fit {type(model).__name__}: {len(missing)} missing key(s) '
             f'[{_short(missing, 5)}], {len(unexpected)} unexpected key(s) '
             f'[{_short(unexpected, 5)}].{hint}')
     model.load_state_dict({k: sd.get(k, v) for k, v in target.items()}, strict=True)
-    log.info(f'Loaded all {len(target)} tensors of {type(model).__name__} from {path}')
+    log.info(f'Loaded all {len(target)} tensors of {type(model).__name__} from {source}')
+
+
+def load_model_checkpoint(model: nn.Module, path: str,
+                          logger: Optional[logging.Logger] = None) -> dict:
+    """Load a whole-model checkpoint (detector, segmentor, classifier) strictly.
+
+    What the tools and ``mmsdt.SafeRunner`` (``load_from``, ``--resume``) use instead of
+    mmengine's loader, which only warns about missing, unexpected or resized keys and then
+    evaluates a partly random model. The file is read with :func:`load_checkpoint_file` and
+    checked as in :func:`load_model_state`; a released SDT-V3 file (backbone keys without
+    ``backbone.``) is recognised and the converter named.
+
+    Returns:
+        dict: the checkpoint (e.g. its ``meta`` with the ``dataset_meta`` class names).
+    """
+    path = os.fspath(path)
+    ckpt = load_checkpoint_file(path)
+    load_model_state(model, ckpt, path, logger=logger)
     return ckpt
 
 

@@ -7,6 +7,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
+from mmsdt.registry import RUNNERS
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """The flags tools/train.py and tools/test.py share (mmdet's names)."""
@@ -58,11 +60,17 @@ def prepare_cpu_distributed(cfg) -> None:
 
 
 def build_runner(cfg: Config):
-    """Prepare a CPU distributed launch if needed, then build the config's runner."""
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
+    """Prepare a CPU distributed launch if needed, then build the config's runner.
+
+    A config without ``runner_type`` gets ``mmsdt.SafeRunner`` (strict, safe checkpoint
+    loading, resume from the newest intact checkpoint, atomic saves); an explicit
+    ``runner_type`` is used as it is. mmsdt's runner registry (a child of mmengine's) imports
+    ``mmsdt.engine``, where the runner lives, when it is first asked for a runner.
+    """
     prepare_cpu_distributed(cfg)
-    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if 'runner_type' not in cfg:
+        cfg.runner_type = 'mmsdt.SafeRunner'
+    return RUNNERS.build(cfg)
 
 
 def last_saved_checkpoint(runner) -> str:

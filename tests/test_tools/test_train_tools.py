@@ -1,5 +1,6 @@
 """tools/train.py, tools/test.py and tools/dist_train.sh on the toy config (CPU, gloo)."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -7,8 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from mmsdt.datasets import generate_toy_coco
+from mmsdt.utils import CheckpointError
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-720i_toy-coco.py'
@@ -60,7 +63,7 @@ def test_two_process_gloo_training_writes_a_checkpoint(toy_root, tmp_path):
 def test_killed_run_resumes_and_finishes(toy_root, tmp_path):
     work = tmp_path / 'resume'
     cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work),
-           *_options(toy_root, 6, 2)]
+           *_options(toy_root, 6, 2), 'default_hooks.logger.interval=1']
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -73,14 +76,18 @@ def test_killed_run_resumes_and_finishes(toy_root, tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert not (work / 'iter_6.pth').exists()
+    saved = sorted(int(p.stem.split('_')[1]) for p in work.glob('iter_*.pth'))
+    assert saved and saved[-1] < 6, saved
+    last = saved[-1]
     done = subprocess.run(cmd + ['--resume'], cwd=REPO, env=_env(), capture_output=True,
                           text=True, timeout=600)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
-    assert 'resumed epoch: 0, iter: ' in log or 'Load checkpoint from' in log
-    assert 'Iter(train) [1/6]' not in log  # it did not start over
-    assert (work / 'iter_6.pth').is_file()
+    assert f'Auto resumed from the latest intact checkpoint {work / f"iter_{last}.pth"}' in log
+    assert f'resumed epoch: 0, iter: {last}' in log
+    trained = [int(i) for i in re.findall(r'Iter\(train\) \[\s*(\d+)/6\]', log)]
+    assert trained == list(range(last + 1, 7)), trained  # it did not start over
+    assert torch.load(work / 'iter_6.pth')['meta']['iter'] == 6
 
     test = subprocess.run([sys.executable, 'tools/test.py', CONFIG, str(work / 'iter_6.pth'),
                            '--work-dir', str(tmp_path / 'test'), *_options(toy_root, 6, 2)],
@@ -128,3 +135,49 @@ def test_amp_flag_on_cpu_sets_bf16_backbone_autocast(load_tool, monkeypatch, rep
     assert cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper'
     cfg = train.build_cfg(train.parse_args([CONFIG]))
     assert cfg.model.backbone.get('autocast_dtype') is None
+
+
+class _Payload:
+    """Unpickled by a full unpickler, this writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = Path(marker)
+
+    def __reduce__(self):
+        return Path.write_text, (self.marker, 'payload ran')
+
+
+@pytest.mark.parametrize('how', ['--resume CKPT', 'load_from'])
+def test_malicious_checkpoint_is_refused_and_not_run(toy_root, tmp_path, load_tool, repo_root,
+                                                     how):
+    marker, evil = tmp_path / 'marker', tmp_path / 'evil.pth'
+    torch.save(dict(meta=dict(epoch=0, iter=2, note=_Payload(marker)), state_dict={},
+                    message_hub={}), evil)
+    argv = [CONFIG, '--work-dir', str(tmp_path / 'w')]
+    if how == 'load_from':
+        argv += [*_options(toy_root, 2, 2), f'load_from={evil}']
+    else:
+        argv += ['--resume', str(evil), *_options(toy_root, 2, 2)]
+    with pytest.raises(CheckpointError, match='evil.pth.*refused by the safe unpickler'):
+        load_tool('tools/train.py').main(argv)
+    assert not marker.exists()
+    assert not list((tmp_path / 'w').glob('iter_*.pth'))
+
+
+def test_load_from_with_a_missing_key_names_it(toy_root, tmp_path, load_tool, repo_root):
+    from mmsdt.utils.launch import build_runner
+    train = load_tool('tools/train.py')
+    argv = [CONFIG, '--work-dir', str(tmp_path / 'w'), *_options(toy_root, 2, 2)]
+    runner = build_runner(train.build_cfg(train.parse_args(argv)))
+    # the config's CheckpointHook is built as the atomic one, with the config's options
+    from mmsdt.engine import AtomicCheckpointHook, SafeRunner
+    hook = [h for h in runner.hooks if isinstance(h, AtomicCheckpointHook)]
+    assert type(runner) is SafeRunner and len(hook) == 1 and hook[0].max_keep_ckpts == 2
+    state = runner.model.state_dict()
+    del state['backbone.downsample1_1.encode_conv.weight']
+    partial = tmp_path / 'partial.pth'
+    torch.save(dict(meta=dict(), state_dict=state), partial)
+    with pytest.raises(CheckpointError, match=r'partial.pth does not fit SpikeMaskRCNN: 1 '
+                       r'missing key\(s\) \[backbone.downsample1_1.encode_conv.weight\]'):
+        train.main(argv + [f'load_from={partial}'])
+    assert not list((tmp_path / 'w').glob('iter_*.pth'))

@@ -1,9 +1,9 @@
 """mmsdt hooks."""
 from .class_data_check_hook import ClassDataCheckHook, ClassDataError, check_class_data
 from .firing_rate_hook import FiringRateHook
-from .safe_checkpoint_hook import SafeCheckpointHook
+from .safe_checkpoint_hook import AtomicCheckpointHook, SafeCheckpointHook
 
 __all__ = [
-    'SafeCheckpointHook', 'ClassDataCheckHook', 'ClassDataError', 'check_class_data',
-    'FiringRateHook'
+    'AtomicCheckpointHook', 'SafeCheckpointHook', 'ClassDataCheckHook', 'ClassDataError',
+    'check_class_data', 'FiringRateHook'
 ]
