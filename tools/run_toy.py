@@ -117,21 +117,18 @@ def point_config_at(cfg, task: str, data_root: str) -> None:
 
 
 def draw(task: str, config: str, ckpt: str, data_root: str, out_dir: str, num: int) -> str:
-    """Draw the predictions of ``ckpt`` on ``num`` val images; returns the folder (det, seg)
-    or the picture (cls)."""
-    if task == 'det':
-        from mmdet.apis import DetInferencer
-        images = sorted(glob.glob(osp.join(data_root, 'val', '*.jpg')))[:num]
-        inferencer = DetInferencer(model=config, weights=ckpt, device='cpu',
-                                   show_progress=False)
-        inferencer(images, out_dir=out_dir, pred_score_thr=0.5, no_save_pred=False)
-    elif task == 'seg':
-        from mmseg.apis import MMSegInferencer
-        images = sorted(glob.glob(osp.join(data_root, 'images', 'validation', '*.jpg')))[:num]
-        inferencer = MMSegInferencer(model=config, weights=ckpt, device='cpu')
-        inferencer(images, out_dir=out_dir, show=False)
-    else:
+    """Draw the predictions of ``ckpt`` (loaded strictly, :func:`mmsdt.apis.build_inferencer`)
+    on ``num`` val images; returns the folder (det, seg) or the picture (cls)."""
+    if task not in ('det', 'seg'):
         return draw_classification(config, ckpt, data_root, out_dir, num)
+    from mmsdt.apis import build_inferencer  # DetInferencer / MMSegInferencer, strict weights
+    inferencer = build_inferencer(config, weights=ckpt)
+    if task == 'det':
+        images = sorted(glob.glob(osp.join(data_root, 'val', '*.jpg')))[:num]
+        inferencer(images, out_dir=out_dir, pred_score_thr=0.5, no_save_pred=False)
+    else:
+        images = sorted(glob.glob(osp.join(data_root, 'images', 'validation', '*.jpg')))[:num]
+        inferencer(images, out_dir=out_dir, show=False)
     return osp.join(out_dir, 'vis')
 
 

@@ -1,4 +1,6 @@
 """One-image inference through the stock mmdet / mmseg / mmpretrain Inferencers."""
+import copy
+import functools
 import glob
 import os
 import os.path as osp
@@ -6,6 +8,7 @@ import tempfile
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import mmcv
+import numpy as np
 import torch
 from mmengine.config import Config
 from torch import nn
@@ -44,39 +47,110 @@ def switch_off_autocast(module: nn.Module) -> List[str]:
     return switched
 
 
+class StrictWeightsInferencer:
+    """Mixin for the stock mmdet / mmseg Inferencers: their ``weights`` are loaded by
+    :func:`mmsdt.utils.load_model_checkpoint` (safe unpickler, every key, every shape) instead of
+    mmengine's warn-only loader.
+
+    The stock ``_load_weights_to_model`` still sets ``model.dataset_meta`` (class names,
+    palette, in the package's order of priority) from the checkpoint's ``meta``, so the
+    drawings are those of the stock path. A checkpoint without ``meta.dataset_meta`` (or the
+    old ``CLASSES``) takes the config's test-set metainfo rather than the stock COCO /
+    Cityscapes default. Without weights the stock random-initialisation warnings stay.
+
+    Attributes:
+        checkpoint (dict | None): the loaded checkpoint (e.g. its ``meta``).
+    """
+
+    def __init__(self, model, weights: Optional[str] = None, **kwargs):
+        self.strict_weights = weights
+        self.checkpoint = None
+        super().__init__(model, weights=None, **kwargs)
+
+    def _load_weights_to_model(self, model: nn.Module, checkpoint: Optional[dict],
+                               cfg) -> None:
+        if self.strict_weights is None:
+            super()._load_weights_to_model(model, checkpoint, cfg)
+            return
+        self.checkpoint = load_model_checkpoint(model, self.strict_weights)
+        meta = dict(self.checkpoint.get('meta') or {})
+        if 'dataset_meta' not in meta and 'CLASSES' not in meta and cfg.get('test_dataloader'):
+            meta['dataset_meta'] = config_dataset_meta(cfg)
+        # the stock code reads only ``meta`` here; the tensors it is handed are the model's
+        # own, already loaded strictly, so its load is a copy onto themselves
+        super()._load_weights_to_model(model, dict(state_dict=model.state_dict(), meta=meta),
+                                       cfg)
+
+
+def config_dataset_meta(cfg) -> dict:
+    """The metainfo (classes, palette) of a config's test data set, built lazily (no
+    annotation file is read)."""
+    from mmengine.registry import DATASETS
+    dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
+    dataset_cfg['lazy_init'] = True
+    return dict(DATASETS.build(dataset_cfg).metainfo)
+
+
+@functools.lru_cache(maxsize=None)
+def strict_inferencer_class(scope: str) -> type:
+    """``DetInferencer`` (``scope='mmdet'``) or ``MMSegInferencer`` (``'mmseg'``) with
+    :class:`StrictWeightsInferencer` loading (the packages are imported on first use)."""
+    if scope == 'mmdet':
+        from mmdet.apis import DetInferencer as base
+    elif scope == 'mmseg':
+        from mmseg.apis import MMSegInferencer as base
+    else:
+        raise ValueError(f'no strict inferencer for scope {scope!r}')
+
+    class Strict(StrictWeightsInferencer, base):
+        """The stock Inferencer whose weights load strictly and safely."""
+
+    Strict.__name__ = Strict.__qualname__ = f'Strict{base.__name__}'
+    return Strict
+
+
 def build_inferencer(config: str, device: str = 'cpu', weights: Optional[str] = None,
                      classes: Optional[Sequence[str]] = None):
     """The stock Inferencer of a config's package (``default_scope`` mmdet -> ``DetInferencer``,
     mmseg -> ``MMSegInferencer``, mmpretrain -> ``ImageClassificationInferencer``) with its
     weights loaded strictly from ``weights`` (random initialisation without;
-    :func:`mmsdt.utils.load_model_checkpoint`: every key, every shape, where the stock loaders
-    only warn). A classifier's class names are ``classes``, else the checkpoint's
-    ``meta.dataset_meta.classes``.
+    :func:`mmsdt.utils.load_model_checkpoint`: every key, every shape, read with the safe
+    unpickler, where the stock loaders only warn). Every mmsdt entry point that draws or
+    measures a model builds it here. Detectors and segmentors take their class names and
+    palette from the checkpoint's ``meta.dataset_meta`` as the stock loaders do (else from the
+    config's test set, see :class:`StrictWeightsInferencer`); a classifier's class names are
+    ``classes``, else the checkpoint's ``meta.dataset_meta.classes``.
 
     Raises:
-        FileNotFoundError: the config does not exist.
+        FileNotFoundError: the config or the checkpoint does not exist.
+        mmsdt.utils.CheckpointError: the checkpoint is unreadable (truncated, empty, not a
+            torch file), pickles a global outside the allow-list, or does not fit the model
+            (the message names the file and the first missing / unexpected key, or the key
+            and both shapes).
         ValueError: the config's scope is not one of the three.
     """
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
+    if weights is not None and not osp.isfile(weights):
+        raise FileNotFoundError(f'checkpoint file not found: {weights}')
     scope = Config.fromfile(config).get('default_scope')
     if scope == 'mmdet':
-        from mmdet.apis import DetInferencer
-        inferencer = DetInferencer(model=config, weights=None, device=device,
-                                   show_progress=False)
-    elif scope == 'mmseg':
-        from mmseg.apis import MMSegInferencer
-        inferencer = MMSegInferencer(model=config, weights=None, device=device)
-    elif scope == 'mmpretrain':
-        from mmpretrain.apis import ImageClassificationInferencer
-        inferencer = ImageClassificationInferencer(model=config, pretrained=False, device=device)
-    else:
+        return strict_inferencer_class(scope)(model=config, weights=weights, device=device,
+                                              show_progress=False)
+    if scope == 'mmseg':
+        return strict_inferencer_class(scope)(model=config, weights=weights, device=device)
+    if scope != 'mmpretrain':
         raise ValueError(f'{config}: default_scope {scope!r} is not mmdet, mmseg or mmpretrain')
+    from mmengine.registry import DefaultScope
+    from mmpretrain.apis import ImageClassificationInferencer
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # its pipeline's registry too
+        inferencer = ImageClassificationInferencer(model=config, pretrained=False,
+                                                   device=device)
     if weights is not None:
         ckpt = load_model_checkpoint(inferencer.model, weights)
         if classes is None:
-            classes = ckpt.get('meta', {}).get('dataset_meta', {}).get('classes')
-    if scope == 'mmpretrain' and classes is not None:
+            classes = ((ckpt.get('meta') or {}).get('dataset_meta') or {}).get('classes')
+    if classes is not None:
         inferencer.classes = classes
     return inferencer
 
@@ -102,9 +176,9 @@ def dataset_images(config: str, num: int) -> Tuple[List[str], int]:
 
 
 def predict_images(inferencer, images: Sequence[str], batch_size: int = 1) -> list:
-    """The inferencer's ``DataSample`` predictions for image files, through its own
-    ``preprocess`` / ``forward`` (what ``__call__`` does, without its progress bar, which
-    leaves an unterminated line in logs)."""
+    """The inferencer's ``DataSample`` predictions for images (paths or BGR arrays), through
+    its own ``preprocess`` / ``forward`` (what ``__call__`` does, without its progress bar,
+    which leaves an unterminated line in logs)."""
     return [sample for batch in preprocessed_batches(inferencer, images, batch_size)
             for sample in inferencer.forward(batch)]
 
@@ -137,19 +211,47 @@ def classify_image(image: str, config: str, weights: Optional[str] = None,
     return top
 
 
+MIN_DRAWN_SIDE = 224  # tiny images are drawn enlarged to at least this short side
+
+
+def enlarged_for_drawing(image: np.ndarray, sample, min_side: int = MIN_DRAWN_SIDE):
+    """``image`` and a segmentation ``sample``'s ``pred_sem_seg`` enlarged by the smallest whole
+    factor that gives a short side of at least ``min_side`` (nearest neighbour: every pixel
+    becomes a block, the label map stays aligned); unchanged when already that large.
+
+    mmseg's visualizer writes class names at a size proportional to the image (unreadable
+    on small images) and cannot index a 1x1 label map.
+    """
+    factor = -(-min_side // min(image.shape[:2]))
+    if factor <= 1:
+        return image, sample
+    from mmengine.structures import PixelData
+    labels = sample.pred_sem_seg.data
+    enlarged = type(sample)(metainfo=sample.metainfo)
+    enlarged.pred_sem_seg = PixelData(
+        data=labels.repeat_interleave(factor, -2).repeat_interleave(factor, -1))
+    return image.repeat(factor, 0).repeat(factor, 1), enlarged
+
+
 def inference_image(image: str, config: str, weights: Optional[str] = None,
                     out_dir: str = 'outputs', device: str = 'cpu',
                     score_thr: float = 0.3, topk: int = 5) -> str:
-    """Predict on ``image`` with ``config`` and save the drawing; returns its path.
+    """Predict on ``image`` with ``config`` and save the drawing as ``OUT_DIR/NAME_pred.png``;
+    returns its path.
 
     Detection configs (``default_scope='mmdet'``) go through ``DetInferencer`` (boxes and
     masks), segmentation configs (``'mmseg'``) through ``MMSegInferencer`` (overlay),
     classification configs (``'mmpretrain'``) through ``ImageClassificationInferencer``
-    (the ``topk`` classes and scores written on the image, see :func:`classify_image`).
+    (the ``topk`` classes and scores written on the image, see :func:`classify_image`);
+    all three built by :func:`build_inferencer` (strict, safe loading of ``weights``). The
+    image is read as 3-channel colour (grayscale and RGBA files too) and drawn by the
+    inferencer's own visualizer. Segmentation images whose short side is under 224 px are
+    drawn enlarged (:func:`enlarged_for_drawing`), as classification images are.
 
     Raises:
         FileNotFoundError: the image, config or checkpoint does not exist, or the image
             cannot be decoded.
+        mmsdt.utils.CheckpointError: the checkpoint is unreadable, unsafe or does not fit.
         ValueError: the config's scope is not mmdet, mmseg or mmpretrain.
     """
     for path, what in ((image, 'image'), (config, 'config')):
@@ -161,29 +263,23 @@ def inference_image(image: str, config: str, weights: Optional[str] = None,
     if img is None:
         raise FileNotFoundError(f'cannot decode image {image}')
     scope = Config.fromfile(config).get('default_scope')
+    if scope not in ('mmdet', 'mmseg', 'mmpretrain'):
+        raise ValueError(f'{config}: default_scope {scope!r} is not mmdet, mmseg or '
+                         f'mmpretrain')
     os.makedirs(out_dir, exist_ok=True)
-    name = osp.splitext(osp.basename(image))[0]
-    if scope == 'mmdet':
-        from mmdet.apis import DetInferencer
-        inferencer = DetInferencer(model=config, weights=weights, device=device,
-                                   show_progress=False)
-        # an ndarray input makes the inferencer name the output by index; draw into a
-        # temporary sub folder and give the file the image's name
-        inferencer(img, out_dir=out_dir, pred_score_thr=score_thr, no_save_pred=True)
-        drawn = sorted(glob.glob(osp.join(out_dir, 'vis', '*.jpg')), key=osp.getmtime)[-1]
-    elif scope == 'mmseg':
-        from mmseg.apis import MMSegInferencer
-        inferencer = MMSegInferencer(model=config, weights=weights, device=device)
-        inferencer(img, out_dir=out_dir, show=False)
-        drawn = sorted(glob.glob(osp.join(out_dir, 'vis', '*')), key=osp.getmtime)[-1]
-    elif scope == 'mmpretrain':
-        target = osp.join(out_dir, f'{name}_pred.png')
+    target = osp.join(out_dir, f'{osp.splitext(osp.basename(image))[0]}_pred.png')
+    if scope == 'mmpretrain':
         classify_image(image, config, weights=weights, device=device, topk=topk,
                        out_file=target)
         return target
+    inferencer = build_inferencer(config, device, weights)
+    [sample] = predict_images(inferencer, [img])  # the pipeline takes BGR arrays
+    rgb = img[:, :, ::-1]  # the visualizers draw on RGB
+    if scope == 'mmdet':
+        [drawn] = inferencer.visualize([rgb], [sample], return_vis=True, no_save_vis=True,
+                                       pred_score_thr=score_thr)
     else:
-        raise ValueError(f'{config}: default_scope {scope!r} is not mmdet, mmseg or '
-                         f'mmpretrain')
-    target = osp.join(out_dir, f'{name}_pred.png')
-    mmcv.imwrite(mmcv.imread(drawn), target)
+        rgb, sample = enlarged_for_drawing(rgb, sample)
+        [drawn] = inferencer.visualize([rgb], [sample], return_vis=True)
+    mmcv.imwrite(drawn[:, :, ::-1], target)
     return target

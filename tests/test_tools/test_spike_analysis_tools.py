@@ -126,6 +126,17 @@ def test_energy_tool_on_the_classifier_and_a_detector(cls_root, cls_ckpt, tmp_pa
     assert det_report['e_ac_pJ'] == 0.03 and 'randomly initialised' in det.stdout
 
 
+@pytest.mark.parametrize('num', ['0', '-2'])
+def test_energy_tool_refuses_fewer_than_one_image(num, tmp_path, capsys, load_tool):
+    # --num-images 0 used to count one image silently
+    tool = load_tool('tools/analysis_tools/spike_energy.py')
+    with pytest.raises(SystemExit) as exit_:
+        tool.main([CLS, '--num-images', num, '--out-dir', str(tmp_path / 'o')])
+    assert exit_.value.code == 2
+    assert f'--num-images must be at least 1, got {num}' in capsys.readouterr().err
+    assert not (tmp_path / 'o').exists()
+
+
 def test_energy_tool_refuses_a_model_without_spikes(tmp_path):
     cfg = tmp_path / 'plain.py'
     cfg.write_text("_base_ = 'mmpretrain::resnet/resnet18_8xb32_in1k.py'\n")

@@ -34,7 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', help='weights (loaded strictly); default: random init')
     source = parser.add_mutually_exclusive_group()
     source.add_argument('--num-images', type=int, default=None,
-                        help='first N images of the config\'s test set (default 1)')
+                        help='first N images of the config\'s test set (N >= 1, default 1)')
     source.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='one generated toy scene of H x W pixels instead of the test set')
     parser.add_argument('--out-dir', required=True)
@@ -47,7 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--spike-bytes', type=float, default=defaults.spike_bytes)
     parser.add_argument('--pj-per-byte', type=float, default=defaults.pj_per_byte)
     parser.add_argument('--device', default='cpu')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.num_images is not None and args.num_images < 1:
+        # an energy per image of zero images is undefined: refuse rather than count one
+        parser.error(f'--num-images must be at least 1, got {args.num_images}')
+    return args
 
 
 def toy_scene(height: int, width: int):
@@ -111,7 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.shape:
         images, what = [toy_scene(*args.shape)], f'one {args.shape[0]}x{args.shape[1]} toy scene'
     else:
-        wanted = args.num_images or 1
+        wanted = 1 if args.num_images is None else args.num_images
         images, available = dataset_images(args.config, wanted)
         if wanted > available:
             print(f'--num-images {wanted} but the test set has {available} images: using all '

@@ -140,7 +140,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         ckpt = os.path.join(args.work_dir, f'e_spikeformer_{args.arch}_released_format.pth')
         if not os.path.exists(ckpt):
             step(1, n, f'writing a released-format checkpoint (seeded random weights) to {ckpt}')
-            source = MODELS.build(dict(type='ESpikeFormer', arch=args.arch, num_classes=1000))
+            source = MODELS.build(dict(type='mmsdt.ESpikeFormer', arch=args.arch,
+                                       num_classes=1000))
             calibrate_bn(source, args.size)
             save_released_format(source, ckpt)
         else:
@@ -150,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     step(2, n, f'building mmsdt.ESpikeFormer({args.arch!r}) with init_cfg=Pretrained')
     model = MODELS.build(
-        dict(type='ESpikeFormer', arch=args.arch, out_indices=(0, 1, 2, 3, 4),
+        dict(type='mmsdt.ESpikeFormer', arch=args.arch, out_indices=(0, 1, 2, 3, 4),
              init_cfg=dict(type='Pretrained', checkpoint=ckpt)))
     model.init_weights()
     model.eval()

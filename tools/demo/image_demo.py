@@ -11,8 +11,12 @@ same from Python::
     from mmsdt.apis import inference_image
     inference_image('demo.jpg', CONFIG, weights=CKPT, out_dir='outputs')
 
+The checkpoint is loaded strictly and safely (``mmsdt.apis.build_inferencer``): a missing,
+unexpected or resized key, a truncated or empty file, or a pickle outside the allow-list is an
+error naming the file and the key or fault; nothing is drawn from a partly random model.
 Grayscale and RGBA files are read as 3-channel colour images; images smaller than the largest
-feature stride are resized by the config's test pipeline as usual.
+feature stride are resized by the config's test pipeline as usual. Segmentation and
+classification drawings of images whose short side is under 224 px are enlarged.
 """
 import argparse
 import sys
@@ -24,8 +28,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('image', help='image file')
     parser.add_argument('config', help='mmdet, mmseg or mmpretrain config file')
-    parser.add_argument('--weights', help='checkpoint; without it the model is randomly '
-                        'initialised (a warning says so)')
+    parser.add_argument('--weights', help='checkpoint, loaded strictly; without it the model '
+                        'is randomly initialised (a warning says so)')
     parser.add_argument('--out-dir', required=True, help='where drawn results go')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--score-thr', type=float, default=0.3, help='detection score threshold')
