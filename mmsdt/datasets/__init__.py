@@ -8,19 +8,22 @@ pipeline step that names the label file holding an unexpected class id or of ano
 than its image, :class:`CheckImageSize` the image whose size differs from its annotation's,
 :class:`SegCopyPaste` pastes the objects of another sample onto a label map (inside mmseg's
 ``MultiImageMixDataset``) and :class:`DropKeys` removes results keys no later step reads.
+:class:`CheckedRandomCrop` is mmpretrain's random crop that pads or resizes an image smaller
+than the crop instead of silently keeping its size.
 :class:`CheckedCocoDataset` (registered only when mmdet is installed; nothing else here
 imports mmdet or mmseg) is mmdet's ``CocoDataset`` with the checks of :mod:`.coco_checks`.
 """
 from importlib.util import find_spec
 
+from .crop import CheckedRandomCrop
 from .toy import (TOY_ADE_CLASSES, TOY_CLS_CLASSES, TOY_COCO_CLASSES, generate_toy_ade,
                   generate_toy_cls, generate_toy_coco)
 from .transforms import CheckImageSize, CheckSegLabels, DropKeys, SegCopyPaste
 
 __all__ = [
-    'CheckImageSize', 'CheckSegLabels', 'DropKeys', 'SegCopyPaste', 'generate_toy_coco',
-    'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES', 'TOY_ADE_CLASSES',
-    'TOY_CLS_CLASSES'
+    'CheckedRandomCrop', 'CheckImageSize', 'CheckSegLabels', 'DropKeys', 'SegCopyPaste',
+    'generate_toy_coco', 'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES',
+    'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES'
 ]
 
 if find_spec('mmdet') is not None:  # a classification-only install has no mmdet

@@ -4,8 +4,20 @@
 # mmpretrain's base).
 _base_ = 'mmpretrain::_base_/datasets/cifar10_bs16.py'
 
+# Both pipelines start with Resize(scale=32) (a copy for CIFAR's 32x32 images), so train and
+# test inputs keep one size if the data set is swapped for images of another size.
+train_pipeline = [
+    dict(type='Resize', scale=32),
+    dict(type='mmsdt.CheckedRandomCrop', crop_size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='Resize', scale=32),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(batch_size=128, num_workers=4, persistent_workers=True,
-                        dataset=dict(data_root='data', download=False))
+                        dataset=dict(data_root='data', download=False, pipeline=train_pipeline))
 val_dataloader = dict(batch_size=128, num_workers=4, persistent_workers=True,
-                      dataset=dict(data_root='data', download=False))
+                      dataset=dict(data_root='data', download=False, pipeline=test_pipeline))
 test_dataloader = val_dataloader

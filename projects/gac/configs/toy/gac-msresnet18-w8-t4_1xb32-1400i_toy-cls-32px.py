@@ -12,15 +12,23 @@ _base_ = [
 custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'projects.gac.gac'],
                       allow_failed_imports=False)
 
+# Both pipelines resize to 32x32 first (a copy for the toy_cls32 images), so train and val
+# inputs have one size whatever the images' size.
 data_root = 'data/toy_cls32/'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
+    dict(type='Resize', scale=32),
+    dict(type='mmsdt.CheckedRandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
     dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
     dict(type='PackInputs'),
 ]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=32),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 time_steps = 4
