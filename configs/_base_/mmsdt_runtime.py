@@ -6,6 +6,10 @@ runner_type = 'mmsdt.SafeRunner'
 # Saves checkpoints that torch.load(weights_only=True) accepts, so `--resume` works (mmengine's
 # log-buffer histories, which it cannot unpickle, are dropped when saving).
 custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
+# Before the first step: heads' num_classes against the data's classes, train / val class
+# names, a loaded checkpoint's class names, train / val input size of classifiers
+# (mmsdt.ClassDataCheckHook; its arguments switch single checks off).
+custom_hooks += [dict(type='mmsdt.ClassDataCheckHook')]
 # Multi-GPU training: mmengine's Runner converts every BN layer (backbone, neck, heads) to
 # SyncBN; a single-process run keeps plain BN.
 sync_bn = 'torch'

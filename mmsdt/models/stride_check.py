@@ -4,8 +4,11 @@ Anchor generators, RoI extractors and decode heads are configured with the strid
 feature levels they read; the backbone and neck decide what those strides really are (the
 upstream configs declared 32 where the backbone gives 16). :class:`StrideCheckMixin` measures
 the real strides once, right after the stock model is built, and fails loudly on a mismatch.
+The same dummy forward compares the neck's ``in_channels`` with the channels of the backbone's
+levels before the neck runs, so a wrong list names ``model.neck.in_channels`` instead of
+ending in a convolution shape error.
 """
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -14,12 +17,38 @@ from torch import nn
 StrideDeclaration = Tuple[str, List[int], List[int]]
 
 
+def check_neck_in_channels(neck: nn.Module, channels: Sequence[int]) -> None:
+    """Raise if the neck's declared ``in_channels`` differ from the channels it is fed.
+
+    Necks that take a list of levels (mmdet's / mmseg's ``FPN``, ``ChannelMapper``) declare
+    the channels of each level in ``in_channels``; a wrong list would otherwise surface as a
+    convolution shape error (or a bare ``assert``) deep inside the first forward.
+
+    Args:
+        neck: the built neck; necks without a list ``in_channels`` are not checked.
+        channels: the channels of the levels the backbone really produces.
+
+    Raises:
+        ValueError: naming ``model.neck.in_channels``, the declared and the real list.
+    """
+    declared = getattr(neck, 'in_channels', None)
+    if not isinstance(declared, (list, tuple)):
+        return
+    if [int(c) for c in declared] != [int(c) for c in channels]:
+        raise ValueError(
+            f'model.neck.in_channels = {list(declared)}, but the backbone produces '
+            f'{len(channels)} levels with {list(channels)} channels; set model.neck.in_channels '
+            f'to {list(channels)} (or change the backbone\'s out_indices / arch).')
+
+
 def measured_strides(backbone: nn.Module, neck: Optional[nn.Module] = None, size: int = 256,
                      in_channels: int = 3) -> List[int]:
     """Strides of ``neck(backbone(x))`` measured on a ``size`` x ``size`` input.
 
     ``size`` is a power of two, so every level's stride is ``size // height`` exactly.
-    The modules' training flags are restored; no gradient is recorded.
+    Before the neck runs, its ``in_channels`` are compared with the channels of the backbone's
+    levels (:func:`check_neck_in_channels`). The modules' training flags are restored; no
+    gradient is recorded.
     """
     modules = [m for m in (backbone, neck) if m is not None]
     modes = [m.training for m in modules]
@@ -30,6 +59,7 @@ def measured_strides(backbone: nn.Module, neck: Optional[nn.Module] = None, size
         with torch.no_grad():
             feats = backbone(torch.zeros(1, in_channels, size, size, device=device))
             if neck is not None:
+                check_neck_in_channels(neck, [f.shape[1] for f in feats])
                 feats = neck(feats)
     finally:
         for m, mode in zip(modules, modes):
@@ -48,8 +78,10 @@ class StrideCheckMixin:
     [(where, declared, expected), ...]``.
 
     Raises:
-        ValueError: when built, if any declared list differs from the strides of the levels
-            it reads; the message names where each list is declared and gives both lists.
+        ValueError: when built, if the neck's ``in_channels`` differ from the backbone's
+            output channels (:func:`check_neck_in_channels`), or if any declared stride list
+            differs from the strides of the levels it reads; the message names where each
+            list is declared and gives both lists.
     """
     declared_strides: Callable[..., List[StrideDeclaration]]
 
