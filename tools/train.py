@@ -89,4 +89,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
+    from mmsdt.utils.private_tempdir import use_private_tempdir
+    use_private_tempdir()  # data-loader workers' pymp-* folders go with the run
     main()

@@ -9,6 +9,10 @@ every tool run with ``persistent_workers=True`` left one folder per worker behin
 :func:`use_private_tempdir` points ``tempfile`` (and, through ``TMPDIR``, the processes the run
 starts) at one fresh folder and removes that folder, with whatever the workers left in it, when
 the process that made it exits. Tools call it first thing when run as scripts.
+
+Workers pass tensors through Unix sockets created inside that folder, and a socket path has at
+most 107 bytes on Linux (Python 3.11 does not check): where the folder's path would leave too
+little room, it is made under ``/tmp`` instead.
 """
 import atexit
 import os
@@ -17,6 +21,10 @@ import tempfile
 from typing import Optional
 
 _ACTIVE: Optional[str] = None
+# what multiprocessing appends to the folder for a worker's socket:
+# '/pymp-XXXXXXXX/listener-XXXXXXXX'
+_SOCKET_SUFFIX = 32
+_MAX_SOCKET_PATH = 107
 
 
 def _remove(path: str, owner_pid: int) -> None:
@@ -36,7 +44,11 @@ def use_private_tempdir(prefix: str = 'mmsdt-') -> str:
     global _ACTIVE
     if _ACTIVE is not None and os.path.isdir(_ACTIVE):
         return _ACTIVE
-    path = tempfile.mkdtemp(prefix=prefix)
+    base = tempfile.gettempdir()
+    if len(os.path.join(base, prefix + 'x' * 8)) + _SOCKET_SUFFIX > _MAX_SOCKET_PATH \
+            and os.path.isdir('/tmp'):
+        base = '/tmp'  # a long TMPDIR: worker sockets would not fit
+    path = tempfile.mkdtemp(prefix=prefix, dir=base)
     tempfile.tempdir = path
     os.environ['TMPDIR'] = path
     atexit.register(_remove, path, os.getpid())

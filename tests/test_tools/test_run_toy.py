@@ -1,8 +1,11 @@
 """The main job (tools/run_toy.py) end to end, shortened to a few iterations."""
 import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,12 +26,19 @@ def _load_run_toy():
                                           ('cls', 'top-1'), ('gac', 'top-1')])
 def test_run_toy_pipeline(task, metric, tmp_path):
     work, data = tmp_path / 'work', tmp_path / 'data'
+    # a short TMPDIR (as users have; mmsdt.utils.private_tempdir sidesteps long ones)
+    tmp = Path(tempfile.mkdtemp(prefix='rt-', dir='/tmp' if os.path.isdir('/tmp') else None))
     proc = subprocess.run(
         [sys.executable, 'tools/run_toy.py', '--task', task, '--work-dir', str(work),
          '--data-root', str(data), '--num-vis', '2', '--cfg-options', 'train_cfg.max_iters=2',
          'train_dataloader.batch_size=2'],
-        cwd=REPO, capture_output=True, text=True, timeout=900)
+        cwd=REPO, env=dict(os.environ, TMPDIR=str(tmp)), capture_output=True, text=True,
+        timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    # the persistent data-loader workers' pymp-* folders went with the run's temp folder
+    left = list(tmp.iterdir())
+    shutil.rmtree(tmp)
+    assert left == []
     summary = json.loads((work / 'summary.json').read_text())
     assert 0.0 <= summary[metric] <= 1.0 and summary['iterations'] == 2
     assert f'toy {task}: ' in proc.stdout

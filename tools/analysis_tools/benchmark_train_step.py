@@ -236,4 +236,6 @@ def _print_bounds(model, optim_wrapper, batches, step_s: float) -> None:
 
 
 if __name__ == '__main__':
+    from mmsdt.utils.private_tempdir import use_private_tempdir
+    use_private_tempdir()  # data-loader workers' pymp-* folders go with the run
     sys.exit(main())

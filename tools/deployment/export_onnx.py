@@ -196,4 +196,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
+    from mmsdt.utils.private_tempdir import use_private_tempdir
+    use_private_tempdir()  # data-loader workers' pymp-* folders go with the run
     sys.exit(main())
