@@ -3,13 +3,10 @@ custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'], allow_failed_imp
 # mmsdt.SafeRunner: strict, safe loading of load_from / --resume, resume from the newest intact
 # checkpoint, atomic checkpoint saves (mmengine's CheckpointHook -> mmsdt.AtomicCheckpointHook)
 runner_type = 'mmsdt.SafeRunner'
-# Saves checkpoints that torch.load(weights_only=True) accepts, so `--resume` works (mmengine's
-# log-buffer histories, which it cannot unpickle, are dropped when saving).
-custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
 # Before the first step: heads' num_classes against the data's classes, train / val class
 # names, a loaded checkpoint's class names, train / val input size of classifiers
 # (mmsdt.ClassDataCheckHook; its arguments switch single checks off).
-custom_hooks += [dict(type='mmsdt.ClassDataCheckHook')]
+custom_hooks = [dict(type='mmsdt.ClassDataCheckHook')]
 # Multi-GPU training: mmengine's Runner converts every BN layer (backbone, neck, heads) to
 # SyncBN; a single-process run keeps plain BN.
 sync_bn = 'torch'

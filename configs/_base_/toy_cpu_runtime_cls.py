@@ -4,7 +4,7 @@
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'], allow_failed_imports=False)
-custom_hooks = [dict(type='mmsdt.SafeCheckpointHook'), dict(type='mmsdt.ClassDataCheckHook')]
+custom_hooks = [dict(type='mmsdt.ClassDataCheckHook')]
 
 # strict, safe loading, resume from the newest intact checkpoint, atomic saves (mmsdt_runtime.py)
 runner_type = 'mmsdt.SafeRunner'

@@ -5,10 +5,8 @@ _base_ = 'mmseg::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'],
                       allow_failed_imports=False)
-# checkpoints that torch.load(weights_only=True) accepts (see mmsdt_runtime.py)
-custom_hooks = [dict(type='mmsdt.SafeCheckpointHook')]
 # head / data class checks before the first step (see mmsdt_runtime.py)
-custom_hooks += [dict(type='mmsdt.ClassDataCheckHook')]
+custom_hooks = [dict(type='mmsdt.ClassDataCheckHook')]
 
 # strict, safe loading, resume from the newest intact checkpoint, atomic saves (mmsdt_runtime.py)
 runner_type = 'mmsdt.SafeRunner'

@@ -9,9 +9,9 @@ _base_ = [
 ]
 # EMAHook (mmengine): evaluation and the saved checkpoint use an exponential moving average of
 # the weights (and BN statistics) over the last ~100 steps; every 2nd step keeps its cost low.
-custom_hooks = [dict(type='mmsdt.SafeCheckpointHook'),
-                dict(type='EMAHook', ema_type='ExponentialMovingAverage', momentum=0.04,
-                     interval=2, update_buffers=True, priority=49)]
+custom_hooks = _base_.custom_hooks + [
+    dict(type='EMAHook', ema_type='ExponentialMovingAverage', momentum=0.04, interval=2,
+         update_buffers=True, priority=49)]
 
 num_classes = len(_base_.classes)
 neck_channels = 64

@@ -52,7 +52,7 @@ def test_config_parses_and_builds(path):
     assert cfg.optim_wrapper.optimizer.lr == 2e-4 and 'momentum' not in cfg.optim_wrapper.optimizer
     assert cfg.train_dataloader.batch_size == 4 and cfg.auto_scale_lr.base_batch_size == 32
     assert cfg.sync_bn == 'torch'
-    assert dict(type='mmsdt.SafeCheckpointHook') in cfg.custom_hooks
+    assert dict(type='mmsdt.ClassDataCheckHook') in cfg.custom_hooks
     model = MODELS.build(cfg.model)
     expected = (8, 16, 32, 64, 128) if 'retinanet' in path else (4, 8, 16, 32, 64)
     assert model.feature_strides == expected

@@ -71,7 +71,7 @@ def test_ade_recipe_and_runtime(path):
     assert cfg.param_scheduler[1].end == cfg.train_cfg.max_iters == 160000
     assert cfg.train_dataloader.batch_size == 4 and cfg.model.data_preprocessor.size == (512, 512)
     assert cfg.sync_bn == 'torch'
-    assert dict(type='mmsdt.SafeCheckpointHook') in cfg.custom_hooks
+    assert dict(type='mmsdt.ClassDataCheckHook') in cfg.custom_hooks
     assert cfg.default_hooks.visualization.type == 'SegVisualizationHook'
 
 

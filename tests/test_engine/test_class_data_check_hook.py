@@ -30,7 +30,8 @@ def data(toy_cls, tmp_path):
 
 def _runner(root, work_dir, hook=None, load_from=None, **model_head):
     from mmengine.config import Config
-    from mmengine.runner import Runner
+
+    from mmsdt.utils.launch import build_runner
     cfg = Config.fromfile(str(CONFIG))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = f'{root}/'
@@ -44,7 +45,7 @@ def _runner(root, work_dir, hook=None, load_from=None, **model_head):
         cfg.custom_hooks.append(dict(type='mmsdt.ClassDataCheckHook', **hook))
     cfg.load_from = load_from
     cfg.work_dir = str(work_dir)
-    return Runner.from_cfg(cfg)
+    return build_runner(cfg)  # the config's runner_type, mmsdt.SafeRunner
 
 
 def test_head_with_another_class_count_stops_before_the_first_step(data, tmp_path):
@@ -59,7 +60,8 @@ def test_head_with_another_class_count_stops_before_the_first_step(data, tmp_pat
 def test_data_preprocessor_class_count_is_checked(data, tmp_path):
     """Its num_classes one-hot encodes the labels for Mixup / CutMix."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
+
+    from mmsdt.utils.launch import build_runner
     cfg = Config.fromfile(str(CONFIG))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = f'{data}/'
@@ -67,7 +69,7 @@ def test_data_preprocessor_class_count_is_checked(data, tmp_path):
     cfg.work_dir = str(tmp_path / 'w')
     with pytest.raises(ClassDataError, match=r'but data_preprocessor\.num_classes = 10; set '
                        r'data_preprocessor\.num_classes to 6'):
-        Runner.from_cfg(cfg).train()
+        build_runner(cfg).train()
 
 
 def test_renamed_val_folder_is_named_before_the_first_step(data, tmp_path):

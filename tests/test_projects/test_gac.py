@@ -150,14 +150,15 @@ def test_encoder_parameter_count():
     ('imagenet18', 4, 1000, 'learned', 11_824_824),
     ('imagenet34', 4, 1000, 'learned', 21_932_984),
 ])
-def test_parameter_counts_match_the_official_models(arch, T, classes, gate, want):
+def test_parameter_counts_match_the_official_models(arch, T, classes, gate, want,
+                                                    mmpretrain_scope):
     neuron = 'cifar' if arch.startswith('cifar') else 'imagenet'
     backbone = MSResNet(arch, time_steps=T, neuron=neuron, encoder=dict(gate=gate))
     head = TimeAveragedClsHead(classes, backbone.out_channels, neuron=neuron)
     assert _count(backbone, head) == want
 
 
-def test_backbone_and_head_shapes_and_a_learning_step():
+def test_backbone_and_head_shapes_and_a_learning_step(mmpretrain_scope):
     torch.manual_seed(0)
     arch = dict(stem='cifar', stem_channels=8, widths=(8, 16), depths=(1, 1), strides=(1, 2))
     backbone = MSResNet(arch, time_steps=2)
