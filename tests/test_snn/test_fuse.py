@@ -29,12 +29,13 @@ def test_folded_backbone_equals_unfolded_with_the_same_counts(arch, randomise_bn
     y = torch.randn(1, 3, 80, 96, dtype=torch.float64)  # another input than the example
     with torch.no_grad(), SpikeRecorder(model) as r0, SpikeRecorder(folded) as r1:
         ref, out = _flat(model(y)), _flat(folded(y))
-    assert (out - ref).abs().max() <= 1e-5 * ref.abs().max()
+    # float64: folding changes only the rounding of the affine arithmetic (~1e-16 relative)
+    assert (out - ref).abs().max() <= 1e-12 * ref.abs().max()
     assert [s.spikes for s in r0.stats.values()] == [s.spikes for s in r1.stats.values()]
     assert [s.nonzero for s in r0.stats.values()] == [s.nonzero for s in r1.stats.values()]
     with torch.no_grad(), spike_driven(folded):  # still runs spike-driven, same result
         driven = _flat(folded(y))
-    assert (driven - ref).abs().max() <= 1e-5 * ref.abs().max()
+    assert (driven - ref).abs().max() <= 1e-12 * ref.abs().max()
 
 
 def test_a_bn_not_fed_by_a_conv_stays(randomise_bn):

@@ -159,14 +159,16 @@ def test_spike_driven_mode_equals_integer_mode(arch, randomise_bn):
     torch.manual_seed(0)
     model = ESpikeFormer(arch, out_indices=(0, 1, 2, 3, 4), num_classes=0)
     randomise_bn(model)
-    model.eval()
-    x = torch.randn(2, 3, 48, 40)
+    model.double().eval()
+    # float64 (docs/design.md): the per-map sums differ from integer mode by ~1e-16 relative,
+    # so no potential lands on the other side of a rounding tie and the outputs agree tightly
+    x = torch.randn(2, 3, 48, 40, dtype=torch.float64)
     with torch.no_grad():
         ref = model(x)
         with SpikeRecorder(model) as rec, spike_driven(model):
             outs = model(x)
     for r, o in zip(ref, outs):
-        assert (o - r).abs().max() <= 1e-4 * r.abs().max()
+        assert (o - r).abs().max() <= 1e-12 * r.abs().max()
     rates = [s.firing_rate for s in rec.stats.values()]
     assert 0.01 < sum(rates) / len(rates) < 0.99  # neurons really fire, and not saturated
 
@@ -175,13 +177,13 @@ def test_spike_driven_mode_classifier_logits(randomise_bn):
     torch.manual_seed(1)
     model = ESpikeFormer('2.7m', num_classes=7)
     randomise_bn(model, 1)
-    model.eval()
-    x = torch.randn(1, 3, 32, 32)
+    model.double().eval()
+    x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
     with torch.no_grad():
         ref = model(x)
         with spike_driven(model):
             out = model(x)
-    assert (out - ref).abs().max() <= 1e-4 * ref.abs().max()
+    assert (out - ref).abs().max() <= 1e-12 * ref.abs().max()
 
 
 def test_linear_attention_order_matches_quadratic_order(randomise_bn):
