@@ -1,6 +1,6 @@
 # Embedded default (detection): spiking Mask R-CNN with the 2.7m E-SpikeFormer, trained from
 # scratch on the generated toy shapes, 720 iterations of 4 images on CPU (see README.md): the
-# faster step of 2026-12-03 spent on 120 more iterations (600: 4.7 min, bbox mAP ~0.62; 720:
+# faster training step spent on 120 more iterations (600: 4.7 min, bbox mAP ~0.62; 720:
 # 5.5 min, ~0.68)
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
