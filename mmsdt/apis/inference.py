@@ -164,13 +164,31 @@ def preprocessed_batches(inferencer, images: Sequence, batch_size: int = 1) -> I
         yield batch[1] if isinstance(batch, (list, tuple)) else batch
 
 
+# the generated toy sets' default folders and their tools/dataset_converters/make_toy_data.py kind
+TOY_SETS = dict(toy_coco='coco', toy_ade='ade', toy_cls='cls')
+
+
 def dataset_images(config: str, num: int) -> Tuple[List[str], int]:
     """Paths of the first ``num`` images of a config's test set, and the set's size (so a
-    caller can say when fewer than ``num`` exist)."""
+    caller can say when fewer than ``num`` exist).
+
+    Raises:
+        FileNotFoundError: the test set's files are missing; the message names the config's
+            data root and, for the generated toy sets, the command that makes them.
+    """
     from mmengine.registry import DATASETS, init_default_scope
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope'))
-    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    try:
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    except FileNotFoundError as err:
+        root = cfg.test_dataloader.dataset.get('data_root', '')
+        kind = TOY_SETS.get(osp.basename(str(root).rstrip('/')))
+        hint = (f'; make it with: python tools/dataset_converters/make_toy_data.py {kind} '
+                f'--out {str(root).rstrip("/")}' if kind else
+                '; point test_dataloader.dataset.data_root at your data')
+        raise FileNotFoundError(f'{config}: the test set under {root!r} is missing ({err})'
+                                f'{hint}') from err
     return [dataset.get_data_info(i)['img_path'] for i in range(min(num, len(dataset)))], \
         len(dataset)
 

@@ -1,5 +1,6 @@
 """mmsdt.apis.build_inferencer / inference_image: strict loading with the stock Inferencers'
 class names, palette and drawings; tiny images on the segmentation demo."""
+import re
 import warnings
 from pathlib import Path
 
@@ -162,3 +163,14 @@ def test_detection_demo_draws_the_image_in_its_own_colours(checkpoints, tmp_path
     out = inference_image(str(path), DET, weights=str(checkpoints['det']),
                           out_dir=str(tmp_path / 'out'), score_thr=1.01)  # no box drawn
     np.testing.assert_array_equal(cv2.imread(out), red)
+
+
+@pytest.mark.parametrize('config, command', [
+    (DET, 'make_toy_data.py coco --out data/toy_coco'),
+    (SEG, 'make_toy_data.py ade --out data/toy_ade'),
+])
+def test_missing_toy_test_set_says_how_to_make_it(config, command, tmp_path, monkeypatch):
+    from mmsdt.apis.inference import dataset_images
+    monkeypatch.chdir(tmp_path)  # no data/ here
+    with pytest.raises(FileNotFoundError, match=re.escape(command)):
+        dataset_images(str(REPO / config), 2)
