@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from mmsdt.utils.private_tempdir import use_private_tempdir
+
 torch.set_num_threads(2)
+# the suite's in-process data-loader workers leave their pymp-* folders in a private temp
+# folder that goes with the test process, as the tools' do (mmsdt.utils.private_tempdir)
+use_private_tempdir()
 REPO = Path(__file__).resolve().parents[1]
 
 
