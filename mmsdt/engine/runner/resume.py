@@ -6,8 +6,8 @@ import re
 from typing import List, Tuple
 
 from mmsdt.utils import CheckpointError
+from ..hooks.safe_checkpoint_hook import POINTER_FILE
 
-POINTER_FILE = 'last_checkpoint'
 _STEP_FILE = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
 
 
