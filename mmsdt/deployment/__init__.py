@@ -1,6 +1,6 @@
 """Deployment: the folded, compiled PyTorch inference form and ONNX export of integer-mode
 spiking models (checked with onnxruntime). BatchNorm / norm folding itself is
-:func:`mmsdt.snn.fuse_bn`."""
+:func:`mmsdt.snn.fold_bn`."""
 from .onnx_export import (ExportSummary, OutputDifference, compare_with_onnxruntime, export_onnx,
                           onnx_op_counts)
 from .prepare import prepare_for_inference

@@ -3,7 +3,7 @@ onnxruntime.
 
 The neurons are exported as the ops they are: ``Clip(0, D)`` then ``Round`` (ONNX ``Round``
 is round-half-to-even, like ``torch.round``), and a ``Div`` by ``norm`` where
-:func:`mmsdt.snn.fuse_bn` did not fold it into the next weights. No custom op is needed, so
+:func:`mmsdt.snn.fold_bn` did not fold it into the next weights. No custom op is needed, so
 the file runs on any ONNX runtime. The graph has static shapes (the example input's).
 
 No OpenMMLab import here; ``onnx``, ``onnxscript`` and ``onnxruntime`` are imported when used.

@@ -2,14 +2,14 @@
 import torch
 from torch import nn
 
-from mmsdt.snn import fuse_bn
+from mmsdt.snn import fold_bn
 
 
 def prepare_for_inference(model: nn.Module, example: torch.Tensor,
                           use_compile: bool = True) -> nn.Module:
     """Fold, convert to channels-last and (optionally) compile ``model`` for inference.
 
-    Steps: ``model.eval()``; :func:`mmsdt.snn.fuse_bn` on ``example`` (BN into the convs,
+    Steps: ``model.eval()``; :func:`mmsdt.snn.fold_bn` on ``example`` (BN into the convs,
     ``1/norm`` into the next weights); weights in channels-last memory format; with ``use_compile``
     ``torch.compile`` with frozen weights (inductor ``freezing``: weights become constants and
     are pre-packed for oneDNN), compiled by one forward on ``example`` (tens of seconds on 2
@@ -23,7 +23,7 @@ def prepare_for_inference(model: nn.Module, example: torch.Tensor,
     """
     model.eval()
     with torch.no_grad():
-        fuse_bn(model, example)
+        fold_bn(model, example)
         model = model.to(memory_format=torch.channels_last)
         if not use_compile:
             return model

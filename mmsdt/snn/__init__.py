@@ -6,7 +6,7 @@ Nothing here imports an OpenMMLab package.
 from .compact import compact_spike_storage
 from .energy import (ENERGY_PRESETS, EnergyReport, LayerOps, MemoryCost, SynapticOpCounter,
                      module_group)
-from .fuse import fuse_bn
+from .fold import fold_bn
 from .fused import use_fused_kernels
 from .layers import (SpikeConv2d, SpikeConvTranspose2d, SpikeLinear, as_spiking,
                      integer_spike_cfg)
@@ -22,5 +22,5 @@ __all__ = [
     'spike_driven', 'spike_linear', 'spike_matmul', 'spike_layout', 'spiking_neurons',
     'SpikeRecorder', 'NeuronStats', 'verify_spike_driven', 'SpikeDrivenReport',
     'SynapticOpCounter', 'EnergyReport', 'LayerOps', 'MemoryCost', 'ENERGY_PRESETS', 'module_group',
-    'fuse_bn', 'use_fused_kernels'
+    'fold_bn', 'use_fused_kernels'
 ]

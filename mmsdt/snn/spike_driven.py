@@ -29,7 +29,7 @@ from .spike_train import SpikeOrTensor, SpikeTrain
 # counters); empty unless a counter is open.
 _OBSERVERS: list = []
 _SPIKE_ATTR = '_mmsdt_spike_norm'  # the tag a counter puts on integer-mode spike tensors
-_SPIKE_SRC_ATTR = '_mmsdt_spike_src'  # id() of the neuron that emitted them (fuse_bn)
+_SPIKE_SRC_ATTR = '_mmsdt_spike_src'  # id() of the neuron that emitted them (fold_bn)
 
 
 def _weights_only(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 
 from mmsdt.deployment import compare_with_onnxruntime, export_onnx
 from mmsdt.models import ESpikeFormer
-from mmsdt.snn import MultiSpike, fuse_bn
+from mmsdt.snn import MultiSpike, fold_bn
 
 CLS = 'configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py'
 SEG = 'configs/toy/fpn_e-spikeformer-2.7m_spike-fpn_1xb4-1300i_toy-ade-128x128.py'
@@ -40,7 +40,7 @@ def _neuron_calls(module, x):
 def test_folded_backbone_matches_onnxruntime_exactly(tmp_path, randomise_bn):
     torch.manual_seed(0)
     model = randomise_bn(ESpikeFormer('2.7m')).eval()
-    fuse_bn(model, torch.randn(1, 3, 64, 64))
+    fold_bn(model, torch.randn(1, 3, 64, 64))
     _dyadic_(model)
     x = torch.round(torch.randn(2, 3, 64, 96) * 8) / 8
     calls = _neuron_calls(model, x)

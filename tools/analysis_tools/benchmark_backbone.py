@@ -4,7 +4,7 @@
 
 Each case (arch, input size, batch) runs in its own processes so peak memory is its own:
 forward ms (eval, no grad), the same for the deployment form (``forward_folded_ms``:
-:func:`mmsdt.snn.fuse_bn` folds BN and 1/norm, weights and input in channels-last memory
+:func:`mmsdt.snn.fold_bn` folds BN and 1/norm, weights and input in channels-last memory
 format) and forward+backward ms (train mode, sum of all outputs), timed
 with default allocator settings, and the peak resident set size (``ru_maxrss``, torch
 included) of a forward+backward step, measured twice:
@@ -44,7 +44,7 @@ def run_case(arch: str, size: int, batch: int, repeats: int) -> dict:
 
     import torch
     from mmsdt.models import ESpikeFormer
-    from mmsdt.snn import fuse_bn
+    from mmsdt.snn import fold_bn
 
     torch.manual_seed(0)
     model = ESpikeFormer(arch)
@@ -60,7 +60,7 @@ def run_case(arch: str, size: int, batch: int, repeats: int) -> dict:
     fwd_folded = []
     if repeats:  # not in the memory-only run
         folded = copy.deepcopy(model)
-        fuse_bn(folded, torch.randn(1, 3, 64, 64))
+        fold_bn(folded, torch.randn(1, 3, 64, 64))
         folded = folded.to(memory_format=torch.channels_last)
         x_cl = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():

@@ -29,7 +29,7 @@ mixed precision like ``--amp``) and with gradient checkpointing on top (``mmsdt-
 neuron and BatchNorm instead of :mod:`mmsdt.snn.fused`'s compiled kernels). The first step
 (``first step s``, not in the median) includes compiling those kernels, or loading them from
 inductor's disk cache;
-for eval also ``mmsdt-folded`` (``fuse_bn`` + channels-last) and ``mmsdt-compiled``
+for eval also ``mmsdt-folded`` (``fold_bn`` + channels-last) and ``mmsdt-compiled``
 (:func:`mmsdt.deployment.prepare_for_inference`: folded, channels-last, ``torch.compile``
 with frozen weights; the compile time is excluded). Default: upstream, mmsdt, mmsdt-bf16,
 mmsdt-bf16-cp for train cases; upstream, mmsdt and the two inference forms for eval cases.
@@ -111,9 +111,9 @@ def build(impl: str, arch: str, upstream_dir: str, mode: str, example):
     if mode != 'eval':
         raise ValueError(f'{impl} is an inference form; use it with eval cases only')
     if impl == 'mmsdt-folded':
-        from mmsdt.snn import fuse_bn
+        from mmsdt.snn import fold_bn
         model.eval()
-        fuse_bn(model, torch.randn(1, 3, 64, 64))
+        fold_bn(model, torch.randn(1, 3, 64, 64))
         return model.to(memory_format=torch.channels_last)
     from mmsdt.deployment import prepare_for_inference
     return prepare_for_inference(model, example)

@@ -36,7 +36,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from mmsdt.snn import MultiSpike, fuse_bn
+from mmsdt.snn import MultiSpike, fold_bn
 
 PARTS = ('backbone', 'features', 'model')
 
@@ -148,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          f'{args.shape[1]} input: {err}') from err
     folded = {}
     if not args.no_fold:
-        folded = fuse_bn(module, example)
+        folded = fold_bn(module, example)
     calls = count_neuron_calls(module, example)
 
     meta = dict(producer='mmsdt tools/deployment/export_onnx.py', config=args.config,

@@ -178,7 +178,7 @@ class SpikeLinearAttention(nn.Module):
 
     def fold_spike_norms(self) -> int:
         """Fold the ``1 / norm`` of the q, k and v spikes into ``scale`` (deployment, see
-        :func:`mmsdt.snn.fuse_bn`); they then emit raw integer counts. Returns how many
+        :func:`mmsdt.snn.fold_bn`); they then emit raw integer counts. Returns how many
         neurons were folded."""
         folded = 0
         for spike in (self.q_spike, self.k_spike, self.v_spike):

@@ -1,4 +1,4 @@
-"""mmsdt.snn.fuse_bn: BN and 1/norm folding keep the function and the spike counts."""
+"""mmsdt.snn.fold_bn: BN and 1/norm folding keep the function and the spike counts."""
 import copy
 
 import pytest
@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.models import ESpikeFormer
-from mmsdt.snn import MultiSpike, SpikeConv2d, SpikeRecorder, fuse_bn, spike_driven
+from mmsdt.snn import MultiSpike, SpikeConv2d, SpikeRecorder, fold_bn, spike_driven
 
 
 def _flat(outs):
@@ -20,7 +20,7 @@ def test_folded_backbone_equals_unfolded_with_the_same_counts(arch, randomise_bn
     model = randomise_bn(ESpikeFormer(arch, out_indices=(0, 1, 2, 3, 4))).double().eval()
     x = torch.randn(2, 3, 64, 48, dtype=torch.float64)
     folded = copy.deepcopy(model)
-    stats = fuse_bn(folded, x)
+    stats = fold_bn(folded, x)
     n_bn = sum(isinstance(m, _BatchNorm) for m in model.modules())
     n_neurons = sum(isinstance(m, MultiSpike) for m in model.modules())
     assert stats == dict(bn_folded=n_bn, bn_left=0, norms_folded=n_neurons)
@@ -53,7 +53,7 @@ def test_a_bn_not_fed_by_a_conv_stays(randomise_bn):
     x = torch.randn(2, 3, 8, 8, dtype=torch.float64) * 3
     with torch.no_grad():
         ref = net.eval()(x)
-    stats = fuse_bn(net, x)
+    stats = fold_bn(net, x)
     assert stats == dict(bn_folded=1, bn_left=1, norms_folded=1)
     assert isinstance(net.bn, nn.Identity) and isinstance(net.bn_after_relu, nn.BatchNorm2d)
     assert net.conv.spike.norm == 1

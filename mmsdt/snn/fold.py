@@ -84,7 +84,7 @@ class _Tracer:
                 self.consumers[neuron].add(('matmul', 0))
 
 
-def _fold_bn(layer: nn.Module, bn: _BatchNorm) -> None:
+def _fold_bn_into(layer: nn.Module, bn: _BatchNorm) -> None:
     """``layer`` then ``bn`` (eval statistics) -> ``layer`` alone."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else \
         1 / torch.sqrt(bn.running_var + bn.eps)
@@ -96,7 +96,7 @@ def _fold_bn(layer: nn.Module, bn: _BatchNorm) -> None:
 
 
 @torch.no_grad()
-def fuse_bn(model: nn.Module, *example_inputs, fold_norms: bool = True) -> Dict[str, int]:
+def fold_bn(model: nn.Module, *example_inputs, fold_norms: bool = True) -> Dict[str, int]:
     """Fold, in place, every BatchNorm into the conv / linear layer that feeds it and (with
     ``fold_norms``) every spiking neuron's ``1 / norm`` into the layers its spikes feed.
 
@@ -125,7 +125,7 @@ def fuse_bn(model: nn.Module, *example_inputs, fold_norms: bool = True) -> Dict[
                 layer.weight.shape[0] != bn.num_features:
             left += 1
             continue
-        _fold_bn(layer, bn)
+        _fold_bn_into(layer, bn)
         parent, attr = _parent(model, names[bn])
         setattr(parent, attr, nn.Identity())
         folded += 1
