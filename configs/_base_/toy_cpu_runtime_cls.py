@@ -1,13 +1,8 @@
-# Runtime of the toy classification config: mmpretrain's default_runtime.py for CPU runs (gloo
-# for multi-process runs, iteration-based logging and checkpoints) plus the mmsdt modules and the
-# data check (mmsdt_cls_runtime.py).
-_base_ = 'mmpretrain::_base_/default_runtime.py'
-
-custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine'], allow_failed_imports=False)
-custom_hooks = [dict(type='mmsdt.ClassDataCheckHook')]
-
-# strict, safe loading, resume from the newest intact checkpoint, atomic saves (mmsdt_runtime.py)
-runner_type = 'mmsdt.SafeRunner'
+# Runtime of the toy classification config: mmpretrain's default_runtime.py and the shared
+# mmsdt classification runtime (mmsdt.SafeRunner, mmsdt.ClassDataCheckHook, no SyncBN), with
+# what a CPU run needs written here: gloo for multi-process runs, iteration-based logging and
+# checkpoints.
+_base_ = ['mmpretrain::_base_/default_runtime.py', './mmsdt_cls_runtime.py']
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),

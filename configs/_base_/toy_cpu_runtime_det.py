@@ -1,14 +1,11 @@
-# Runtime of the toy detection config: mmdet's default_runtime.py for CPU runs (gloo for
-# multi-process runs, iteration-based logging and checkpoints) plus the mmsdt modules.
-_base_ = 'mmdet::_base_/default_runtime.py'
+# Runtime of the toy detection config: mmdet's default_runtime.py and the shared mmsdt runtime
+# (mmsdt.SafeRunner, mmsdt.ClassDataCheckHook), with what a CPU run needs written here:
+# 'mmsdt.datasets' for the checked toy COCO set, no SyncBN (it cannot run in a multi-process
+# CPU run), gloo for multi-process runs, iteration-based logging and checkpoints.
+_base_ = ['mmdet::_base_/default_runtime.py', './mmsdt_runtime.py']
 
-custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'],
-                      allow_failed_imports=False)
-# head / data class checks before the first step (see mmsdt_runtime.py)
-custom_hooks = [dict(type='mmsdt.ClassDataCheckHook')]
-
-# strict, safe loading, resume from the newest intact checkpoint, atomic saves (mmsdt_runtime.py)
-runner_type = 'mmsdt.SafeRunner'
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'])
+sync_bn = None
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),

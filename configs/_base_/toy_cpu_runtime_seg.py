@@ -1,15 +1,11 @@
-# Runtime of the toy segmentation config: mmseg's default_runtime.py for CPU runs (gloo for
-# multi-process runs, no cudnn benchmark), logging and checkpoints by iteration, plus the mmsdt
-# modules ('mmsdt.datasets' for the label check and the copy-paste step).
-_base_ = 'mmseg::_base_/default_runtime.py'
+# Runtime of the toy segmentation config: mmseg's default_runtime.py and the shared mmsdt
+# runtime (mmsdt.SafeRunner, mmsdt.ClassDataCheckHook), with what a CPU run needs written here:
+# 'mmsdt.datasets' for the label check and the copy-paste step, no SyncBN (it cannot run in a
+# multi-process CPU run), gloo for multi-process runs, logging and checkpoints by iteration.
+_base_ = ['mmseg::_base_/default_runtime.py', './mmsdt_runtime.py']
 
-custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'],
-                      allow_failed_imports=False)
-# head / data class checks before the first step (see mmsdt_runtime.py)
-custom_hooks = [dict(type='mmsdt.ClassDataCheckHook')]
-
-# strict, safe loading, resume from the newest intact checkpoint, atomic saves (mmsdt_runtime.py)
-runner_type = 'mmsdt.SafeRunner'
+custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'])
+sync_bn = None
 
 # (mmseg keeps the default hooks in its schedules; mmengine adds the ones not named here)
 default_hooks = dict(

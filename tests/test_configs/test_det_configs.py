@@ -105,7 +105,7 @@ def test_no_weight_decay_on_norm_and_bias():
 def test_toy_configs_build_for_cpu(path):
     cfg = Config.fromfile(path)
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
-    assert 'sync_bn' not in cfg  # SyncBN cannot run in a multi-process CPU run
+    assert cfg.sync_bn is None  # SyncBN cannot run in a multi-process CPU run
     assert cfg.model.backbone.get('init_cfg') is None  # trained from scratch
     model = MODELS.build(cfg.model)
     expected = (4, 8, 16, 16, 32) if '-s16_' in path else (4, 8, 16, 32, 64)

@@ -78,6 +78,6 @@ def test_ade_recipe_and_runtime(path):
 def test_toy_runtime_is_for_cpu():
     cfg = Config.fromfile(TOY)
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
-    assert 'sync_bn' not in cfg  # SyncBN cannot run in a multi-process CPU run
+    assert cfg.sync_bn is None  # SyncBN cannot run in a multi-process CPU run
     assert 'mmsdt.datasets' in cfg.custom_imports.imports
     assert cfg.model.backbone.get('init_cfg') is None  # trained from scratch
