@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
+from mmsdt.snn import SpikeRecorder
+
 # torch.onnx keeps weights in a separate ``FILE.data`` above this size (protobuf's 2 GB limit).
 _EXTERNAL_DATA_BYTES = 1 << 30
 
@@ -100,6 +102,14 @@ def onnx_op_counts(path: str) -> Dict[str, int]:
     onnx = _require('onnx')
     graph = onnx.load(path, load_external_data=False).graph
     return dict(Counter(node.op_type for node in graph.node).most_common())
+
+
+def count_neuron_calls(module: nn.Module, *inputs) -> int:
+    """How many times a ``MultiSpike`` runs in one forward of ``module`` (observed by a
+    :class:`~mmsdt.snn.SpikeRecorder`); an export shows one ``Clip`` + ``Round`` per call."""
+    with torch.no_grad(), SpikeRecorder(module) as recorder:
+        module(*inputs)
+    return sum(st.calls for st in recorder.stats.values())
 
 
 def export_onnx(module: nn.Module,

@@ -11,6 +11,8 @@ from .fused import use_fused_kernels
 from .layers import (SpikeConv2d, SpikeConvTranspose2d, SpikeLinear, as_spiking,
                      integer_spike_cfg)
 from .neuron import MultiSpike, quantize_spike_count
+from .observe import (HookSet, SpikeObserver, SpikeSource, active_observers, emitted_counts,
+                      is_spiking_neuron, observing, spike_counts, spike_source)
 from .recorder import NeuronStats, SpikeRecorder
 from .spike_driven import spike_driven, spike_layout, spike_linear, spike_matmul, spiking_neurons
 from .spike_train import SpikeOrTensor, SpikeTrain
@@ -22,5 +24,6 @@ __all__ = [
     'spike_driven', 'spike_linear', 'spike_matmul', 'spike_layout', 'spiking_neurons',
     'SpikeRecorder', 'NeuronStats', 'verify_spike_driven', 'SpikeDrivenReport',
     'SynapticOpCounter', 'EnergyReport', 'LayerOps', 'MemoryCost', 'ENERGY_PRESETS', 'module_group',
-    'fold_bn', 'use_fused_kernels'
+    'fold_bn', 'use_fused_kernels', 'SpikeObserver', 'HookSet', 'observing', 'active_observers',
+    'spike_source', 'SpikeSource', 'spike_counts', 'emitted_counts', 'is_spiking_neuron'
 ]

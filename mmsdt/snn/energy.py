@@ -1,8 +1,9 @@
 """Synaptic operations, MACs and an energy estimate, counted where spikes meet weights.
 
 Every spike consumer of mmsdt runs through :func:`~mmsdt.snn.spike_linear` or
-:func:`~mmsdt.snn.spike_matmul`. :class:`SynapticOpCounter` listens there (and on plain
-conv / linear modules that run on analog tensors) and records, per consuming layer:
+:func:`~mmsdt.snn.spike_matmul`. :class:`SynapticOpCounter`, a
+:class:`~mmsdt.snn.SpikeObserver`, listens there (and on plain conv / linear modules that run
+on analog tensors) and records, per consuming layer:
 
 * ``macs``: the multiply-accumulates of the equivalent ANN layer at the real input size
   (conv: ``k_h k_w C_in C_out H_out W_out / groups``; Linear / Conv1d ``C_in C_out tokens``;
@@ -30,9 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import _SpikeInput
-from .neuron import MultiSpike
-from .spike_driven import _OBSERVERS, _SPIKE_ATTR
-from .spike_train import SpikeTrain
+from .observe import SpikeObserver, is_spiking_neuron, spike_counts
 
 ENERGY_PRESETS: Dict[str, Dict[str, float]] = {
     # Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm: fp32 mult 3.7 + add 0.9 pJ.
@@ -45,9 +44,9 @@ ENERGY_PRESETS: Dict[str, Dict[str, float]] = {
 """Energy per operation in pJ: ``e_mac`` for a multiply-accumulate, ``e_ac`` for an
 accumulate."""
 
-SPIKE_ATTR = _SPIKE_ATTR
-"""Attribute a counter sets on the integer-mode output of a :class:`MultiSpike` (its norm),
-carried through :func:`~mmsdt.snn.spike_layout`."""
+DEFAULT_PRESET = '45nm-fp32'
+"""The preset whose constants are the defaults of :class:`EnergyReport` and
+:meth:`SynapticOpCounter.report` (the SDT papers')."""
 
 _LINEAR_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
@@ -81,7 +80,8 @@ class LayerOps:
         macs: multiply-accumulates of the equivalent ANN layer.
         sops: exact synaptic operations (0 for analog layers).
         weight_elements: weights read per call (0 for a matmul).
-        bytes_read: weights + input bytes read (memory estimate).
+        bytes_read: weights + input bytes read (memory estimate; a matmul reads both
+            operands, spike operands at ``spike_bytes`` per value).
         bytes_written: output bytes written (memory estimate).
     """
     name: str
@@ -109,11 +109,12 @@ class LayerOps:
 
 @dataclass
 class EnergyReport:
-    """Per-layer operation counts over ``num_images`` images and the energy they imply."""
+    """Per-layer operation counts over ``num_images`` images and the energy they imply
+    (``e_mac`` / ``e_ac`` in pJ; defaults: ``ENERGY_PRESETS[DEFAULT_PRESET]``)."""
     layers: List[LayerOps]
     num_images: int
-    e_mac: float = 4.6
-    e_ac: float = 0.9
+    e_mac: float = ENERGY_PRESETS[DEFAULT_PRESET]['e_mac']
+    e_ac: float = ENERGY_PRESETS[DEFAULT_PRESET]['e_ac']
     memory: MemoryCost = field(default_factory=MemoryCost)
 
     def layer_rows(self) -> List[dict]:
@@ -158,24 +159,6 @@ class EnergyReport:
 def module_group(name: str) -> str:
     """The top-level module of a qualified name (``backbone``, ``neck``, ``rpn_head`` ...)."""
     return name.split('.')[0] if '.' in name else name
-
-
-def is_spiking_neuron(module: nn.Module) -> bool:
-    """A :class:`MultiSpike`, or any module declaring ``emits_spikes = True`` whose output is
-    ``count / module.norm`` (e.g. a multi-step LIF: binary spikes per time step, norm 1)."""
-    return isinstance(module, MultiSpike) or getattr(module, 'emits_spikes', False) is True
-
-
-def spike_counts(x) -> Optional[Tuple[torch.Tensor, float]]:
-    """``(integer counts, norm)`` of a spike input, or ``None`` for an analog tensor."""
-    if isinstance(x, SpikeTrain):
-        return x.counts().double(), x.norm
-    norm = getattr(x, SPIKE_ATTR, None)
-    if norm is None and x._base is not None:  # a view (reshape, flatten) of a spike tensor
-        norm = getattr(x._base, SPIKE_ATTR, None)
-    if norm is None:
-        return None
-    return torch.round(x.detach().double() * norm), norm
 
 
 def _group_sum(s: torch.Tensor, groups: int) -> torch.Tensor:
@@ -266,12 +249,13 @@ def matmul_ops(a_shape, b_shape, a_counts: Optional[torch.Tensor],
     return macs, sops, nb * n * m
 
 
-class SynapticOpCounter:
+class SynapticOpCounter(SpikeObserver):
     """Count MACs and exact SOPs of every consuming layer while ``model`` runs.
 
-    Use as a context manager around forward passes (integer or spike-driven mode); hooks
-    and the listener are removed on exit. Then :meth:`report` gives an
-    :class:`EnergyReport`.
+    A :class:`~mmsdt.snn.SpikeObserver` registered in the constructing thread from
+    construction to :meth:`close`: use it as a context manager around forward passes
+    (integer or spike-driven mode); hooks and the registration end on exit. Then
+    :meth:`report` gives an :class:`EnergyReport`.
 
     Args:
         model: the module whose layers are named in the report.
@@ -289,44 +273,28 @@ class SynapticOpCounter:
     """
 
     def __init__(self, model: nn.Module, memory: Optional[MemoryCost] = None):
+        super().__init__()
         self.model = model
         self.memory = memory or MemoryCost()
         self.layers: Dict[Tuple[str, bool], LayerOps] = OrderedDict()
-        self._names = {id(m): n for n, m in model.named_modules()}
-        self._stack: List[str] = []
-        self._matmul_index: Dict[str, int] = {}
         self._pending = set()  # plain layers about to be called by spike_linear (skip once)
-        self._handles = []
-        neurons = [m for m in model.modules() if is_spiking_neuron(m)]
-        if not neurons:
+        if not any(is_spiking_neuron(m) for m in model.modules()):
             raise ValueError(f'{type(model).__name__} has no spiking layer (no MultiSpike and no '
                              'module with emits_spikes): there are no spikes to count')
-        for m in neurons:
-            self._handles.append(m.register_forward_hook(self._tag_spikes))
-        for name, m in model.named_modules():
-            self._handles.append(m.register_forward_pre_hook(self._enter))
-            self._handles.append(m.register_forward_hook(self._leave))
+        self.watch_neurons(model)
+        self.track_modules(model)
+        for m in model.modules():
             if isinstance(m, _LINEAR_TYPES):
-                self._handles.append(m.register_forward_hook(self._plain_layer))
-        _OBSERVERS.append(self)
+                self.add_forward_hook(m, self._plain_layer)
+        self.start()
 
-    # ------------------------------------------------------------------ hooks
-    @staticmethod
-    def _tag_spikes(module: nn.Module, inputs, output) -> None:
-        if isinstance(output, torch.Tensor):
-            setattr(output, SPIKE_ATTR, module.norm)
-
-    def _enter(self, module, inputs) -> None:
-        name = self._names.get(id(module), type(module).__name__)
-        self._stack.append(name)
-        self._matmul_index[name] = 0
-
-    def _leave(self, module, inputs, output) -> None:
-        if self._stack:
-            self._stack.pop()
+    # ------------------------------------------------------------------ recording
+    def _bytes(self, shape, spike: bool) -> float:
+        return math.prod(shape) * (self.memory.spike_bytes if spike
+                                   else self.memory.activation_bytes)
 
     def _record(self, name: str, op: str, spike: bool, x_shape, counts, macs, sops, out_elems,
-                weight_elements: int) -> None:
+                weight_elements: int, in_bytes: float) -> None:
         rec = self.layers.get((name, spike))
         if rec is None:
             rec = self.layers[(name, spike)] = LayerOps(name=name, op=op, spike_input=spike)
@@ -340,8 +308,6 @@ class SynapticOpCounter:
         rec.macs += macs
         rec.sops += sops
         rec.weight_elements = weight_elements
-        in_bytes = math.prod(x_shape) * (self.memory.spike_bytes if spike
-                                         else self.memory.activation_bytes)
         rec.bytes_read += weight_elements * self.memory.weight_bytes + in_bytes
         rec.bytes_written += out_elems * self.memory.activation_bytes
 
@@ -355,9 +321,9 @@ class SynapticOpCounter:
         counts = found[0] if found else None
         shape = tuple(x.shape)
         macs, sops, out_elems = linear_layer_ops(layer, shape, counts)
-        name = self._names.get(id(layer), type(layer).__name__)
-        self._record(name, type(layer).__name__, counts is not None, shape, counts, macs, sops,
-                     out_elems, self._weights(layer))
+        spike = counts is not None
+        self._record(self.module_name(layer), type(layer).__name__, spike, shape, counts, macs,
+                     sops, out_elems, self._weights(layer), self._bytes(shape, spike))
         if will_call_module:
             self._pending.add(id(layer))
 
@@ -367,14 +333,11 @@ class SynapticOpCounter:
         ca, cb = (fa[0] if fa else None), (fb[0] if fb else None)
         a_shape, b_shape = tuple(a.shape), tuple(b.shape)
         macs, sops, out_elems = matmul_ops(a_shape, b_shape, ca, cb)
-        owner = self._stack[-1] if self._stack else type(self.model).__name__
-        index = self._matmul_index.get(owner, 0)
-        self._matmul_index[owner] = index + 1
         spike = ca is not None or cb is not None
         counts = torch.cat([c.flatten() for c in (ca, cb) if c is not None]) if spike else None
-        name = f'{owner}.matmul{index}' if owner else f'matmul{index}'
-        self._record(name, 'matmul', spike, a_shape, counts, macs, sops,
-                     out_elems, 0)
+        in_bytes = self._bytes(a_shape, ca is not None) + self._bytes(b_shape, cb is not None)
+        self._record(self.matmul_name(), 'matmul', spike, a_shape, counts, macs, sops,
+                     out_elems, 0, in_bytes)
 
     def _plain_layer(self, module, inputs, output) -> None:
         """Forward hook of conv / linear modules: layers not routed through spike_linear."""
@@ -383,30 +346,21 @@ class SynapticOpCounter:
             return
         if isinstance(module, _SpikeInput):  # spiking layers report through spike_linear
             return
-        self.on_linear(module, inputs[0], will_call_module=False)
+        if self.observing:
+            self.on_linear(module, inputs[0], will_call_module=False)
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self) -> None:
         """Forget every count (hooks stay)."""
         self.layers.clear()
 
-    def close(self) -> None:
-        """Remove every hook and stop listening."""
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-        if self in _OBSERVERS:
-            _OBSERVERS.remove(self)
-
-    def __enter__(self) -> 'SynapticOpCounter':
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def report(self, num_images: int, e_mac: float = 4.6, e_ac: float = 0.9) -> EnergyReport:
-        """The counts so far as an :class:`EnergyReport` over ``num_images`` images."""
+    def report(self, num_images: int, e_mac: Optional[float] = None,
+               e_ac: Optional[float] = None) -> EnergyReport:
+        """The counts so far as an :class:`EnergyReport` over ``num_images`` images; ``e_mac`` /
+        ``e_ac`` in pJ default to ``ENERGY_PRESETS[DEFAULT_PRESET]``."""
         if num_images <= 0:
             raise ValueError(f'num_images must be positive, got {num_images}')
-        return EnergyReport(list(self.layers.values()), int(num_images), e_mac, e_ac,
-                            self.memory)
+        preset = ENERGY_PRESETS[DEFAULT_PRESET]
+        return EnergyReport(list(self.layers.values()), int(num_images),
+                            preset['e_mac'] if e_mac is None else e_mac,
+                            preset['e_ac'] if e_ac is None else e_ac, self.memory)

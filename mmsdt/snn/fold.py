@@ -1,22 +1,22 @@
 """Deployment folding: BatchNorm into the preceding conv / linear, 1/norm into the next weights.
 
-Both foldings are found by running the model once on example inputs with listeners (no
-architecture-specific table): a BatchNorm is folded when its input is exactly the output of a
-conv / linear layer; a neuron's ``1 / norm`` is folded when every consumer of its spikes is a
-conv / linear layer fed by that neuron only (the layer's weights are divided by ``norm`` and
-the neuron then emits raw integer counts), and modules with a ``fold_spike_norms()`` method
+Both foldings are found by running the model once on example inputs under an observer
+(:mod:`mmsdt.snn.observe`; no architecture-specific table): a BatchNorm is folded when its
+input is exactly the output of a conv / linear layer; a neuron's ``1 / norm`` is folded when
+every consumer of its spikes is a conv / linear layer fed by that neuron only (the layer's
+weights are divided by ``norm`` and the neuron then emits raw integer counts), and modules with a ``fold_spike_norms()`` method
 (the spike-driven attention) fold the norms of the spikes they multiply together. The result
 computes the same function; the spike counts are the same integers.
 """
 from collections import defaultdict
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .neuron import MultiSpike
-from .spike_driven import _OBSERVERS, _SPIKE_ATTR, _SPIKE_SRC_ATTR
+from .observe import SpikeObserver, spike_source
 
 _FOLDABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -26,40 +26,31 @@ def _parent(model: nn.Module, name: str) -> Tuple[nn.Module, str]:
     return (model.get_submodule(parent_name) if parent_name else model), attr
 
 
-class _Tracer:
-    """One integer-mode forward with listeners: conv -> BN pairs and neuron -> consumers."""
+class _Tracer(SpikeObserver):
+    """One integer-mode forward under observation: conv -> BN pairs and neuron -> consumers."""
 
     def __init__(self, model: nn.Module):
+        super().__init__()
         self.model = model
         self.layer_outputs: Dict[int, nn.Module] = {}  # id(output tensor) -> layer
         self.bn_inputs: Dict[nn.Module, Set[nn.Module]] = defaultdict(set)  # BN -> producers
         self.consumers: Dict[MultiSpike, Set[Tuple[str, int]]] = defaultdict(set)
         self.feeders: Dict[nn.Module, Set[MultiSpike]] = defaultdict(set)  # layer -> neurons
-        self._keep: List[torch.Tensor] = []  # keep tagged outputs alive: ids stay unique
-        self._neurons = {id(m): m for m in model.modules() if isinstance(m, MultiSpike)}
+        self._keep: List[torch.Tensor] = []  # keep layer outputs alive: ids stay unique
 
     def run(self, *inputs) -> None:
-        handles = []
+        self.watch_neurons(self.model, lambda name, m: isinstance(m, MultiSpike))
         for m in self.model.modules():
-            if isinstance(m, MultiSpike):
-                handles.append(m.register_forward_hook(self._tag))
-            elif isinstance(m, _FOLDABLE):
-                handles.append(m.register_forward_hook(self._layer_out))
+            if isinstance(m, _FOLDABLE):
+                self.add_forward_hook(m, self._layer_out)
             elif isinstance(m, _BatchNorm):
-                handles.append(m.register_forward_pre_hook(self._bn_in))
-        _OBSERVERS.append(self)
+                self.add_forward_pre_hook(m, self._bn_in)
         try:
-            with torch.no_grad():
+            with self, torch.no_grad():
                 self.model(*inputs)
         finally:
-            _OBSERVERS.remove(self)
-            for h in handles:
-                h.remove()
+            self.close()
             self._keep.clear()
-
-    def _tag(self, module, inputs, output) -> None:
-        setattr(output, _SPIKE_ATTR, module.norm)
-        setattr(output, _SPIKE_SRC_ATTR, id(module))
 
     def _layer_out(self, module, inputs, output) -> None:
         self.layer_outputs[id(output)] = module
@@ -68,8 +59,11 @@ class _Tracer:
     def _bn_in(self, module, inputs) -> None:
         self.bn_inputs[module].add(self.layer_outputs.get(id(inputs[0])))
 
-    def _source(self, x):
-        return self._neurons.get(getattr(x, _SPIKE_SRC_ATTR, None))
+    @staticmethod
+    def _source(x) -> Optional[MultiSpike]:
+        source = spike_source(x)
+        neuron = source.neuron if source is not None else None
+        return neuron if isinstance(neuron, MultiSpike) else None
 
     def on_linear(self, layer, x, will_call_module) -> None:
         neuron = self._source(x)

@@ -1,4 +1,4 @@
-"""Per-neuron spike statistics recorded with removable forward hooks."""
+"""Per-neuron spike statistics, recorded by an observer (:mod:`mmsdt.snn.observe`)."""
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from .neuron import MultiSpike
-from .spike_train import SpikeTrain
+from .observe import SpikeObserver, emitted_counts
 
 
 @dataclass
@@ -29,6 +29,22 @@ class NeuronStats:
     nonzero: int = 0
     shape: Tuple[int, ...] = field(default_factory=tuple)
 
+    def add(self, counts: torch.Tensor) -> None:
+        """Add one forward call's integer counts."""
+        self.calls += 1
+        self.elements += counts.numel()
+        self.spikes += float(counts.sum())
+        self.nonzero += int((counts > 0).sum())
+        self.shape = tuple(counts.shape)
+
+    def merge(self, other: 'NeuronStats') -> None:
+        """Add ``other``'s totals (its ``shape`` becomes the last shape)."""
+        self.calls += other.calls
+        self.elements += other.elements
+        self.spikes += other.spikes
+        self.nonzero += other.nonzero
+        self.shape = other.shape
+
     @property
     def mean_count(self) -> float:
         """Mean integer spike count per element, E[s]."""
@@ -45,11 +61,12 @@ class NeuronStats:
         return self.nonzero / max(self.elements, 1)
 
 
-class SpikeRecorder:
+class SpikeRecorder(SpikeObserver):
     """Record integer spike counts of every :class:`MultiSpike` in a model.
 
-    Works in integer and spike-driven mode alike. Use as a context manager or call
-    :meth:`close`; hooks never outlive the recorder.
+    A :class:`~mmsdt.snn.SpikeObserver`, registered in the constructing thread from
+    construction to :meth:`close`. Works in integer and spike-driven mode alike. Use as a
+    context manager or call :meth:`close`; hooks never outlive the recorder.
 
     Args:
         model: the module to watch.
@@ -62,59 +79,32 @@ class SpikeRecorder:
     """
 
     def __init__(self, model: nn.Module, prefix: str = ''):
+        super().__init__()
         self.stats: Dict[str, NeuronStats] = OrderedDict()
-        self._handles = []
-        for name, module in model.named_modules():
-            if isinstance(module, MultiSpike) and name.startswith(prefix):
-                self.stats[name] = NeuronStats(max_value=module.max_value)
-                self._handles.append(module.register_forward_hook(self._hook(name)))
-        if not self._handles:
+        watched = self.watch_neurons(
+            model, lambda name, m: isinstance(m, MultiSpike) and name.startswith(prefix))
+        if not watched:
             raise ValueError(f'no MultiSpike neuron found in {type(model).__name__} '
                              f'(prefix={prefix!r})')
+        self._names = {id(m): name for name, m in watched}
+        for name, module in watched:
+            self.stats[name] = NeuronStats(max_value=module.max_value)
+        self.start()
 
-    def _hook(self, name: str):
-
-        def record(module: MultiSpike, inputs, output) -> None:
-            with torch.no_grad():
-                if isinstance(output, SpikeTrain):
-                    counts = output.counts()
-                else:
-                    counts = torch.round(output * module.norm)
-                st = self.stats[name]
-                st.calls += 1
-                st.elements += counts.numel()
-                st.spikes += float(counts.sum())
-                st.nonzero += int((counts > 0).sum())
-                st.shape = tuple(counts.shape)
-
-        return record
+    def on_spike(self, neuron: nn.Module, output) -> None:
+        """Add the integer counts of ``output`` to the neuron's totals."""
+        with torch.no_grad():
+            self.stats[self._names[id(neuron)]].add(emitted_counts(neuron, output))
 
     def reset(self) -> None:
         """Zero every total (hooks stay)."""
         for name, st in self.stats.items():
             self.stats[name] = NeuronStats(max_value=st.max_value)
 
-    def close(self) -> None:
-        """Remove every hook."""
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def __enter__(self) -> 'SpikeRecorder':
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def grouped(self, depth: Optional[int] = 1) -> Dict[str, NeuronStats]:
         """Totals summed over neurons sharing the first ``depth`` name components."""
         out: Dict[str, NeuronStats] = OrderedDict()
         for name, st in self.stats.items():
             key = '.'.join(name.split('.')[:depth])
-            agg = out.setdefault(key, NeuronStats(max_value=st.max_value))
-            agg.calls += st.calls
-            agg.elements += st.elements
-            agg.spikes += st.spikes
-            agg.nonzero += st.nonzero
-            agg.shape = st.shape
+            out.setdefault(key, NeuronStats(max_value=st.max_value)).merge(st)
         return out

@@ -12,8 +12,8 @@ pairs of maps. The result equals integer mode up to float summation order; it is
 the "only additions" claim and counts synaptic operations exactly.
 
 Model code routes every spike consumer through :func:`spike_linear` / :func:`spike_matmul`; both
-are plain calls in integer mode. Operation counters (:class:`mmsdt.snn.SynapticOpCounter`) listen
-at these two calls while they are open.
+are plain calls in integer mode. Observers (:mod:`mmsdt.snn.observe`: the operation counter, the
+folding tracer, the verification) hear these two calls while registered in the running thread.
 """
 import contextlib
 from typing import Callable, Iterator, Optional
@@ -22,14 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import observe
 from .neuron import MultiSpike
 from .spike_train import SpikeOrTensor, SpikeTrain
-
-# Listeners with ``on_linear(layer, x, will_call_module)`` and ``on_matmul(a, b)`` (operation
-# counters); empty unless a counter is open.
-_OBSERVERS: list = []
-_SPIKE_ATTR = '_mmsdt_spike_norm'  # the tag a counter puts on integer-mode spike tensors
-_SPIKE_SRC_ATTR = '_mmsdt_spike_src'  # id() of the neuron that emitted them (fold_bn)
 
 
 def _weights_only(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -70,9 +65,8 @@ def spike_linear(layer: nn.Module,
             spiking layer (:mod:`mmsdt.snn.layers`), whose ``forward`` spikes first, passes
             its parent class's ``forward`` here.
     """
-    if _OBSERVERS:
-        for observer in _OBSERVERS:
-            observer.on_linear(layer, x, dense is None and not isinstance(x, SpikeTrain))
+    if observe._state.observers:
+        observe.notify_linear(layer, x, dense is None and not isinstance(x, SpikeTrain))
     if not isinstance(x, SpikeTrain):
         return (layer if dense is None else dense)(x)
     x.check_binary(type(layer).__name__)
@@ -87,8 +81,8 @@ def spike_matmul(a: SpikeOrTensor, b: SpikeOrTensor) -> torch.Tensor:
     Spike operands are expanded over their binary maps (all pairs when both are spikes), so
     every product has a 0/1 factor; results are accumulated and the norms folded in.
     """
-    for observer in _OBSERVERS:
-        observer.on_matmul(a, b)
+    if observe._state.observers:
+        observe.notify_matmul(a, b)
     scale = 1.0
     if isinstance(a, SpikeTrain):
         a.check_binary('matmul')
@@ -110,14 +104,11 @@ def spike_matmul(a: SpikeOrTensor, b: SpikeOrTensor) -> torch.Tensor:
 
 
 def spike_layout(x: SpikeOrTensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> SpikeOrTensor:
-    """Apply a layout-only function to a tensor or to every map of a spike train."""
-    if isinstance(x, SpikeTrain):
-        return x.apply(fn)
-    out = fn(x)
-    if _OBSERVERS:  # still a spike tensor: keep the listeners' tags
-        for attr in (_SPIKE_ATTR, _SPIKE_SRC_ATTR):
-            if hasattr(x, attr):
-                setattr(out, attr, getattr(x, attr))
+    """Apply a layout-only function to a tensor or to every map of a spike train; the result
+    keeps the input's entry in the observers' spike registry (:func:`~mmsdt.snn.spike_source`)."""
+    out = x.apply(fn) if isinstance(x, SpikeTrain) else fn(x)
+    if observe._state.spikes:  # still spikes, from the same neuron
+        observe.carry_spike_source(x, out)
     return out
 
 

@@ -8,14 +8,20 @@ comparison therefore proves little on large inputs. :func:`verify_spike_driven` 
 spike-driven pass in lock-step: every neuron computes its membrane potential from binary spike
 maps, the potential is compared with the integer-mode one, and the neuron then emits the
 integer-mode count as binary maps, so each layer is checked on identical inputs.
+
+What the spike-fed layers consume is measured at :func:`~mmsdt.snn.spike_linear` /
+:func:`~mmsdt.snn.spike_matmul` by an observer (:mod:`mmsdt.snn.observe`): every operand that
+was a spike tensor in integer mode must arrive in spike-driven mode as binary maps; a plain
+tensor holding other values than 0 / 1 there means that layer multiplied, and fails the check.
 """
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
 
 from .neuron import MultiSpike
+from .observe import HookSet, SpikeObserver, spike_source
 from .spike_driven import spike_driven
 from .spike_train import SpikeTrain
 
@@ -31,16 +37,26 @@ class SpikeDrivenReport:
         elements: per neuron, elements checked.
         untied_flips: flips whose integer-mode potential was not within ``tie_tol`` of a
             rounding tie or a clamp bound: real disagreements (must be 0).
-        maps: binary spike maps the neurons emitted in spike-driven mode.
+        spike_inputs: operands of spike-fed layers (spike_linear inputs, spike_matmul
+            operands) that were spike tensors in integer mode, counted in spike-driven mode.
+        binary_inputs: of those, operands that arrived as a SpikeTrain of 0/1 maps (must equal
+            ``spike_inputs``).
+        maps: binary maps the spike-fed layers consumed (sum over their SpikeTrain inputs).
         binary_maps: of those, maps whose every value is 0 or 1 (must equal ``maps``).
+        non_binary_inputs: per consuming layer (``matmul``: ``<module>.matmul<i>``), operands
+            that should have been spikes but arrived as a plain tensor with values other than
+            0 / 1 (must be empty).
     """
     output_deviation: float = 0.0
     potential_deviation: Dict[str, float] = field(default_factory=dict)
     tie_flips: Dict[str, int] = field(default_factory=dict)
     elements: Dict[str, int] = field(default_factory=dict)
     untied_flips: int = 0
+    spike_inputs: int = 0
+    binary_inputs: int = 0
     maps: int = 0
     binary_maps: int = 0
+    non_binary_inputs: Dict[str, int] = field(default_factory=dict)
 
     @property
     def max_potential_deviation(self) -> float:
@@ -51,14 +67,67 @@ class SpikeDrivenReport:
         return sum(self.tie_flips.values())
 
     def ok(self, rtol: float = 1e-4) -> bool:
+        """Outputs and potentials within ``rtol``, no untied flip, and every spike operand
+        consumed as binary maps (at least one: a model whose layers consume no spikes proves
+        nothing)."""
         return (self.output_deviation <= rtol and self.max_potential_deviation <= rtol
-                and self.untied_flips == 0 and self.binary_maps == self.maps)
+                and self.untied_flips == 0 and self.spike_inputs > 0
+                and self.binary_inputs == self.spike_inputs and self.binary_maps == self.maps
+                and not self.non_binary_inputs)
 
 
 def _flatten(out) -> Tuple[torch.Tensor, ...]:
     if isinstance(out, torch.Tensor):
         return (out, )
+    if isinstance(out, SpikeTrain):  # a model that ends in a neuron: its values
+        return (out.counts() / out.norm, )
     return tuple(t for o in out for t in _flatten(o))
+
+
+def _is_binary(t: torch.Tensor) -> bool:
+    return bool(((t == 0) | (t == 1)).all())
+
+
+class _ConsumedSpikes(SpikeObserver):
+    """What the spike consumers received: in integer mode, which operands (by call order) were
+    spike tensors; in spike-driven mode, whether those arrived as binary maps."""
+
+    def __init__(self, model: nn.Module, report: SpikeDrivenReport):
+        super().__init__()
+        self.report = report
+        self.track_modules(model)
+        self.expected: List[bool] = []  # per operand, in call order: spikes in integer mode?
+        self.names: List[str] = []
+        self.driven = False
+        self._position = 0
+
+    def _operand(self, name: str, x) -> None:
+        if not self.driven:
+            self.expected.append(spike_source(x) is not None)
+            self.names.append(name)
+            return
+        i, self._position = self._position, self._position + 1
+        if i >= len(self.expected) or not self.expected[i]:
+            return
+        rep = self.report
+        rep.spike_inputs += 1
+        if isinstance(x, SpikeTrain):
+            binary = ((x.maps == 0) | (x.maps == 1)).flatten(1).all(1)
+            rep.maps += x.num_maps
+            rep.binary_maps += int(binary.sum())
+            rep.binary_inputs += int(bool(binary.all()))
+        elif _is_binary(x):
+            rep.binary_inputs += 1  # a plain 0/1 tensor: still additions only
+        else:
+            rep.non_binary_inputs[name] = rep.non_binary_inputs.get(name, 0) + 1
+
+    def on_linear(self, layer, x, will_call_module) -> None:
+        self._operand(self.module_name(layer), x)
+
+    def on_matmul(self, a, b) -> None:
+        name = self.matmul_name()
+        self._operand(name, a)
+        self._operand(name, b)
 
 
 @torch.no_grad()
@@ -90,9 +159,6 @@ def verify_spike_driven(model: nn.Module, *inputs, tie_tol: float = 1e-4) -> Spi
             scale = max(float(u_int.abs().max()), 1.0)
             dev = float((u_sd - u_int).abs().max()) / scale
             report.potential_deviation[name] = max(report.potential_deviation.get(name, 0.), dev)
-            report.maps += output.num_maps
-            report.binary_maps += int(((output.maps == 0) | (output.maps == 1)).flatten(1)
-                                      .all(1).sum())
             c_int, c_sd = module.spike_count(u_int), output.counts()
             flips = c_int != c_sd
             report.tie_flips[name] = report.tie_flips.get(name, 0) + int(flips.sum())
@@ -106,20 +172,19 @@ def verify_spike_driven(model: nn.Module, *inputs, tie_tol: float = 1e-4) -> Spi
 
         return hook
 
-    handles = [m.register_forward_hook(record(n)) for n, m in neurons]
-    try:
-        ref_out = _flatten(model(*inputs))
-    finally:
-        for h in handles:
-            h.remove()
-    calls.clear()
-    handles = [m.register_forward_hook(lockstep(n)) for n, m in neurons]
-    try:
-        with spike_driven(model):
-            sd_out = _flatten(model(*inputs))
-    finally:
-        for h in handles:
-            h.remove()
+    with _ConsumedSpikes(model, report) as consumed:
+        consumed.watch_neurons(model)  # integer-mode spikes enter the registry
+        with HookSet() as hooks:
+            for n, m in neurons:
+                hooks.add_forward_hook(m, record(n))
+            ref_out = _flatten(model(*inputs))
+        calls.clear()
+        consumed.driven = True
+        with HookSet() as hooks:
+            for n, m in neurons:
+                hooks.add_forward_hook(m, lockstep(n))
+            with spike_driven(model):
+                sd_out = _flatten(model(*inputs))
     report.output_deviation = max(
         float((a - b).abs().max()) / max(float(a.abs().max()), 1e-12)
         for a, b in zip(ref_out, sd_out))

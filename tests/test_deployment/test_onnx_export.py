@@ -8,7 +8,7 @@ import onnx
 import pytest
 import torch
 
-from mmsdt.deployment import compare_with_onnxruntime, export_onnx
+from mmsdt.deployment import compare_with_onnxruntime, count_neuron_calls, export_onnx
 from mmsdt.models import ESpikeFormer
 from mmsdt.snn import MultiSpike, fold_bn
 
@@ -52,6 +52,7 @@ def test_folded_backbone_matches_onnxruntime_exactly(tmp_path, randomise_bn):
     summary = export_onnx(model, x, path, metadata=dict(part='backbone'))
     ops = summary.op_counts
     assert ops['Clip'] == ops['Round'] == len(calls)  # every neuron visible as clip + round
+    assert count_neuron_calls(model, x) == len(calls)  # what the export tool compares with
     assert not {'BatchNormalization', 'Div'} & set(ops)  # BN and 1/norm folded
     assert summary.output_shapes == [(2, 24, 16, 24), (2, 48, 8, 12), (2, 96, 4, 6),
                                      (2, 128, 4, 6)]

@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from mmsdt.snn import (ENERGY_PRESETS, MultiSpike, SpikeConv2d, SpikeLinear, SpikeTrain,
-                       SynapticOpCounter, spike_driven, spike_matmul)
+from mmsdt.snn import (ENERGY_PRESETS, MemoryCost, MultiSpike, SpikeConv2d, SpikeLinear,
+                       SpikeTrain, SynapticOpCounter, spike_driven, spike_layout, spike_matmul)
 
 X = torch.tensor([[0., 1., 2.], [3., 4., 0.], [1., 0., 2.]])
 # how many 3x3 windows (padding 1, stride 1) of a 3x3 map cover each position
@@ -133,11 +133,71 @@ def test_a_model_without_spikes_is_refused():
 
 
 def test_counter_leaves_nothing_behind():
-    from mmsdt.snn.spike_driven import _OBSERVERS
+    from mmsdt.snn import active_observers
     model = ThreeLayers()
     hooks_before = sum(len(m._forward_hooks) + len(m._forward_pre_hooks)
                        for m in model.modules())
     _count(model, X.view(1, 1, 3, 3))
-    assert _OBSERVERS == []
+    assert active_observers() == ()
     assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks)
                for m in model.modules()) == hooks_before
+
+
+class MemoryNet(nn.Module):
+    """analog 1x1 conv -> spike-fed 3x3 conv with padding 1 -> neuron -> product of the spike
+    map with its own transpose: every byte of the memory estimate is countable by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 2, 1, bias=False)
+        self.conv = SpikeConv2d(2, 3, 3, padding=1)
+        self.spike = MultiSpike()
+
+    def forward(self, x):
+        s = self.spike(self.conv(self.stem(x))).flatten(2)  # (1, 3, 9), a view of the spikes
+        return spike_matmul(s, spike_layout(s, lambda t: t.transpose(1, 2)))
+
+
+def test_memory_traffic_hand_counted():
+    torch.manual_seed(0)
+    report = _count(MemoryNet(), torch.randn(1, 1, 3, 3) * 3)
+    layers = {layer.name: layer for layer in report.layers}
+    assert list(layers) == ['stem', 'conv', 'matmul0']
+    # MemoryCost defaults: 4 bytes per weight and per analog value, 1 byte per spike count.
+    stem, conv, matmul = layers['stem'], layers['conv'], layers['matmul0']
+    # stem (analog): weights 2 x 1 x 1 x 1 = 2 (no bias) -> 8 B; input 1 x 1 x 3 x 3 = 9 analog
+    # values -> 36 B; output 1 x 2 x 3 x 3 = 18 values -> 72 B
+    assert (stem.bytes_read, stem.bytes_written) == (2 * 4 + 9 * 4, 18 * 4) == (44, 72)
+    # conv (spikes in): weights 3 x 2 x 3 x 3 = 54 + bias 3 = 57 -> 228 B; input 1 x 2 x 3 x 3
+    # = 18 spike counts -> 18 B (read once, padding taps read nothing); padding 1 keeps the
+    # 3 x 3 size, output 1 x 3 x 3 x 3 = 27 values -> 108 B
+    assert (conv.bytes_read, conv.bytes_written) == (57 * 4 + 18 * 1, 27 * 4) == (246, 108)
+    # matmul (1, 3, 9) @ (1, 9, 3), both spike operands: no weights; 27 + 27 spike counts ->
+    # 54 B; output 1 x 3 x 3 = 9 values -> 36 B
+    assert (matmul.spike_input, matmul.weight_elements) == (True, 0)
+    assert (matmul.bytes_read, matmul.bytes_written) == (27 + 27, 9 * 4) == (54, 36)
+    # 44 + 72 + 246 + 108 + 54 + 36 = 560 B at 24.96 pJ per byte, per image (1 image), in mJ
+    total = report.totals()['total']
+    assert total['memory_mJ'] == pytest.approx(560 * 24.96 * 1e-9, rel=1e-12)
+
+
+def test_memory_traffic_follows_the_memory_cost():
+    cost = MemoryCost(weight_bytes=1, activation_bytes=2, spike_bytes=0.5, pj_per_byte=10)
+    with torch.no_grad(), SynapticOpCounter(MemoryNet(), memory=cost) as counter:
+        counter.model(torch.randn(1, 1, 3, 3))
+    layers = {layer.name: layer for layer in counter.report(num_images=1).layers}
+    # the same element counts as above at 1 B per weight, 2 B per analog value, 0.5 B per spike
+    assert (layers['stem'].bytes_read, layers['stem'].bytes_written) == (2 + 9 * 2, 18 * 2)
+    assert (layers['conv'].bytes_read, layers['conv'].bytes_written) == (57 + 18 * 0.5, 27 * 2)
+    assert (layers['matmul0'].bytes_read, layers['matmul0'].bytes_written) == (54 * 0.5, 9 * 2)
+
+
+def test_energy_defaults_are_the_default_preset():
+    from mmsdt.snn.energy import DEFAULT_PRESET, EnergyReport
+    preset = ENERGY_PRESETS[DEFAULT_PRESET]
+    report = _count(ThreeLayers(), X.view(1, 1, 3, 3))
+    assert (report.e_mac, report.e_ac) == (preset['e_mac'], preset['e_ac'])
+    assert (EnergyReport([], 1).e_mac, EnergyReport([], 1).e_ac) == (preset['e_mac'],
+                                                                    preset['e_ac'])
+    int8 = _count(ThreeLayers(), X.view(1, 1, 3, 3), **ENERGY_PRESETS['45nm-int8'])
+    assert int8.totals()['total']['energy_mJ'] == pytest.approx((18 * 0.23 + 696 * 0.03) * 1e-9)

@@ -9,7 +9,9 @@ in integer mode and then in lock-step spike-driven mode (:func:`mmsdt.snn.verify
 every neuron recomputes its potential from binary spike maps only and is compared with integer
 mode). Prints per image the largest relative output and potential differences, the rounding
 ties that flipped (expected, float summation order) and the untied flips (must be 0), and the
-share of emitted spike maps that were binary (must be 100 %). Exits with 1 when a check
+share of the spike inputs the spike-fed layers consumed (at ``spike_linear`` / ``spike_matmul``)
+that arrived as binary maps (must be 100 %; a layer that receives a plain non-binary tensor
+where integer mode fed it spikes is named and fails the check). Exits with 1 when a check
 fails, 0 otherwise.
 """
 import argparse
@@ -21,9 +23,11 @@ import torch
 from mmsdt.apis import (TensorModeForward, build_inferencer, dataset_images,
                         preprocessed_batches, switch_off_autocast)
 from mmsdt.snn import verify_spike_driven
+from mmsdt.utils.quiet import hide_known_warnings
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    hide_known_warnings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--checkpoint', help='weights (loaded strictly); default: random init')
@@ -44,9 +48,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     for name in switch_off_autocast(model):  # the check is about float32 arithmetic
         print(f'{name}: autocast switched off, both modes run in float32', flush=True)
     worst, failed = 0.0, 0
-    totals = dict(maps=0, binary_maps=0, tie_flips=0, untied_flips=0, elements=0)
+    totals = dict(spike_inputs=0, binary_inputs=0, maps=0, tie_flips=0, untied_flips=0,
+                  elements=0)
     print(f'{"image":<40}{"output dev":>12}{"potential dev":>15}{"tie flips":>11}'
-          f'{"untied":>8}{"binary maps":>13}', flush=True)
+          f'{"untied":>8}{"binary inputs":>15}', flush=True)
     for path, batch in zip(images, preprocessed_batches(inferencer, images)):
         with torch.no_grad():
             data = model.data_preprocessor(batch, False)
@@ -55,20 +60,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         ok = report.ok(args.rtol)
         failed += not ok
         worst = max(worst, report.output_deviation, report.max_potential_deviation)
+        totals['spike_inputs'] += report.spike_inputs
+        totals['binary_inputs'] += report.binary_inputs
         totals['maps'] += report.maps
-        totals['binary_maps'] += report.binary_maps
         totals['tie_flips'] += report.total_tie_flips
         totals['untied_flips'] += report.untied_flips
         totals['elements'] += sum(report.elements.values())
-        share = 100.0 * report.binary_maps / max(report.maps, 1)
+        share = 100.0 * report.binary_inputs / max(report.spike_inputs, 1)
         name = path if len(path) <= 38 else '...' + path[-35:]
         print(f'{name:<40}{report.output_deviation:>12.2e}{report.max_potential_deviation:>15.2e}'
-              f'{report.total_tie_flips:>11}{report.untied_flips:>8}{share:>12.1f}%'
+              f'{report.total_tie_flips:>11}{report.untied_flips:>8}{share:>14.1f}%'
               f'{"" if ok else "  FAILED"}', flush=True)
-    share = 100.0 * totals['binary_maps'] / max(totals['maps'], 1)
+        for layer, n in report.non_binary_inputs.items():
+            print(f'  {layer}: {n} non-binary plain input(s) where spikes were expected',
+                  flush=True)
+    share = 100.0 * totals['binary_inputs'] / max(totals['spike_inputs'], 1)
     verdict = 'PASSED' if failed == 0 else f'FAILED on {failed} image(s)'
     print(f'{verdict}: {len(images)} image(s), largest relative difference {worst:.2e} '
-          f'(rtol {args.rtol:g}); {totals["maps"]} spike maps emitted, {share:.1f} % binary; '
+          f'(rtol {args.rtol:g}); {totals["spike_inputs"]} spike inputs consumed '
+          f'({totals["maps"]} maps), {share:.1f} % binary; '
           f'{totals["tie_flips"]} rounding-tie flips in {totals["elements"]} neuron outputs, '
           f'{totals["untied_flips"]} untied', flush=True)
     return 0 if failed == 0 else 1

@@ -67,24 +67,6 @@ def select_part(model: nn.Module, part: str, scope: str, config: str) -> nn.Modu
     return TensorModeForward(model)
 
 
-def count_neuron_calls(module: nn.Module, example: torch.Tensor) -> int:
-    """How many times a ``MultiSpike`` runs in one forward of ``module``."""
-    calls = [0]
-
-    def hook(*_):
-        calls[0] += 1
-
-    handles = [m.register_forward_hook(hook) for m in module.modules()
-               if isinstance(m, MultiSpike)]
-    try:
-        with torch.no_grad():
-            module(example)
-    finally:
-        for h in handles:
-            h.remove()
-    return calls[0]
-
-
 def preprocessor_metadata(model: nn.Module) -> dict:
     """Mean / std / channel order of the model's data preprocessor (what the input must get)."""
     pre = getattr(model, 'data_preprocessor', None)
@@ -104,7 +86,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.config import Config
 
     from mmsdt.apis import build_inferencer, switch_off_autocast
-    from mmsdt.deployment import compare_with_onnxruntime, export_onnx
+    from mmsdt.deployment import compare_with_onnxruntime, count_neuron_calls, export_onnx
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')

@@ -9,7 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmsdt.registry import HOOKS
-from mmsdt.snn import SpikeRecorder
+from mmsdt.snn import NeuronStats, SpikeRecorder
 from mmsdt.visualization import draw_layer_bars, group_names
 
 
@@ -75,14 +75,15 @@ class FiringRateHook(Hook):
             return
         n_images = int(images.item())
         rows = []
-        for (name, st), (calls, elements, spikes, nonzero) in zip(recorder.stats.items(),
-                                                                  totals.tolist()):
+        for (name, local), (calls, elements, spikes, nonzero) in zip(recorder.stats.items(),
+                                                                     totals.tolist()):
+            st = NeuronStats(max_value=local.max_value, calls=int(calls), elements=int(elements),
+                             spikes=spikes, nonzero=int(nonzero))  # summed over ranks
             rows.append(dict(
-                name=name, max_value=st.max_value, calls=int(calls), elements=int(elements),
-                mean_count=spikes / elements if elements else 0.0,
-                firing_rate=spikes / elements / st.max_value if elements else 0.0,
-                nonzero_rate=nonzero / elements if elements else 0.0,
-                spikes_per_image=spikes / n_images if n_images else 0.0))
+                name=name, max_value=st.max_value, calls=st.calls, elements=st.elements,
+                mean_count=st.mean_count, firing_rate=st.firing_rate,
+                nonzero_rate=st.nonzero_rate,
+                spikes_per_image=st.spikes / n_images if n_images else 0.0))
         all_elements = sum(r['elements'] for r in rows)
         overall = dict(
             images=n_images, neurons=len(rows),
