@@ -10,7 +10,7 @@ _base_ = [
 num_classes = len(_base_.classes)
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    type='mmsdt.SpikeEncoderDecoder',
+    type='mmsdt.StrideCheckedEncoderDecoder',
     pretrained=None,
     data_preprocessor=dict(size=_base_.scale),
     # zero_init_residual: every block starts as the identity (from scratch, see README);

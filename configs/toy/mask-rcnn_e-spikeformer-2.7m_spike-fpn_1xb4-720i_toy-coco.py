@@ -16,7 +16,7 @@ custom_hooks = _base_.custom_hooks + [
 num_classes = len(_base_.classes)
 neck_channels = 64
 model = dict(
-    type='mmsdt.SpikeMaskRCNN',
+    type='mmsdt.StrideCheckedMaskRCNN',
     # zero_init_residual: every block starts as the identity (from scratch);
     # compact_spikes=False: small inputs, speed over memory. The backbone trains in float32:
     # autocast_dtype='bfloat16' (or tools/train.py --amp) saves ~9 % of the step on an AMX

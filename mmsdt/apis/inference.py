@@ -13,6 +13,7 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
+from mmsdt.models.precision import switch_off_autocast  # noqa: F401 (mmsdt.apis API)
 from mmsdt.utils import load_model_checkpoint
 
 
@@ -28,23 +29,6 @@ class TensorModeForward(nn.Module):
 
     def forward(self, inputs: torch.Tensor):
         return self.model(inputs, self.data_samples, mode='tensor')
-
-
-def switch_off_autocast(module: nn.Module) -> List[str]:
-    """Run every submodule with an ``autocast_dtype`` option (the E-SpikeFormer backbone) in
-    float32 from now on; returns the names of the modules switched, ``''`` for ``module``.
-
-    ``autocast_dtype='bfloat16'`` is a training-speed option (``tools/train.py --amp``). Tools
-    whose result is an arithmetic statement rather than a prediction, the ONNX export (a
-    float32 graph) and the spike-driven verification (integer mode against binary spike maps),
-    run the model in float32 instead.
-    """
-    switched = []
-    for name, sub in module.named_modules():
-        if getattr(sub, 'autocast_dtype', None) is not None:
-            sub.autocast_dtype = None
-            switched.append(name)
-    return switched
 
 
 class StrictWeightsInferencer:

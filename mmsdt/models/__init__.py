@@ -14,11 +14,11 @@ DET_PACKAGE = TaskPackage(
     import_name='mmdet', requirement='mmdet==3.3.0', extra='det',
     components=('SpikeRPNHead', 'SpikeRetinaHead', 'SpikeConvFCBBoxHead',
                 'SpikeShared2FCBBoxHead', 'SpikeShared4Conv1FCBBoxHead', 'SpikeFCNMaskHead',
-                'CappedMaskRoIHead', 'SparseSingleRoIExtractor', 'SpikeMaskRCNN',
-                'SpikeCascadeRCNN', 'SpikeRetinaNet'))
+                'CappedMaskRoIHead', 'SparseSingleRoIExtractor', 'StrideCheckedMaskRCNN',
+                'StrideCheckedCascadeRCNN', 'StrideCheckedRetinaNet'))
 SEG_PACKAGE = TaskPackage(
     import_name='mmseg', requirement='mmsegmentation==1.2.2', extra='seg',
-    components=('SpikeFPNHead', 'SpikeEncoderDecoder'))
+    components=('SpikeFPNHead', 'StrideCheckedEncoderDecoder'))
 CLS_PACKAGE = TaskPackage(
     import_name='mmpretrain', requirement='mmpretrain==1.2.0', extra='cls',
     components=('SpikeLinearClsHead', ))
@@ -28,7 +28,8 @@ __all__ = ['ESpikeFormer', 'SpikeConv2d', 'SpikeLinear', 'SpikeConvTranspose2d']
 # the names imported below are exported through __all__ += <package>.components
 if is_installed(DET_PACKAGE.import_name):
     from .dense_heads import SpikeRetinaHead, SpikeRPNHead  # noqa: F401
-    from .detectors import SpikeCascadeRCNN, SpikeMaskRCNN, SpikeRetinaNet  # noqa: F401
+    from .detectors import (StrideCheckedCascadeRCNN, StrideCheckedMaskRCNN,  # noqa: F401
+                            StrideCheckedRetinaNet)
     from .roi_heads import (CappedMaskRoIHead, SparseSingleRoIExtractor,  # noqa: F401
                             SpikeConvFCBBoxHead, SpikeFCNMaskHead, SpikeShared2FCBBoxHead,
                             SpikeShared4Conv1FCBBoxHead)
@@ -38,7 +39,7 @@ else:
 
 if is_installed(SEG_PACKAGE.import_name):
     from .decode_heads import SpikeFPNHead  # noqa: F401
-    from .segmentors import SpikeEncoderDecoder  # noqa: F401
+    from .segmentors import StrideCheckedEncoderDecoder  # noqa: F401
     __all__ += SEG_PACKAGE.components
 else:
     register_placeholders(SEG_PACKAGE)

@@ -70,8 +70,8 @@ def measured_strides(backbone: nn.Module, neck: Optional[nn.Module] = None, size
 class StrideCheckMixin:
     """Mixin for a stock OpenMMLab model (detector, segmentor) with a build-time stride check.
 
-    Put it first among the bases (``class SpikeMaskRCNN(StrideCheckMixin, MaskRCNN)``). After
-    the stock ``__init__`` it measures the strides of ``neck(backbone(x))``
+    Put it first among the bases (``class StrideCheckedMaskRCNN(StrideCheckMixin,
+    MaskRCNN)``). After the stock ``__init__`` it measures the strides of ``neck(backbone(x))``
     (:func:`measured_strides`), stores them as ``feature_strides`` and compares them with
     every stride list the model declares. Each model family supplies its declarations by
     setting the class attribute ``declared_strides`` to a function ``(model, real strides) ->

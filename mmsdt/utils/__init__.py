@@ -1,12 +1,14 @@
-"""Utilities: checkpoint loading and conversion, launch helpers."""
-from .checkpoint import (CheckpointError, LoadReport, allow_trusted_checkpoint_globals,
-                         extract_backbone_state_dict, extract_state_dict, infer_arch,
-                         load_backbone_checkpoint, load_checkpoint_file, load_model_checkpoint,
-                         load_model_state)
+"""Utilities: safe checkpoint reading and strict whole-model loading, launch helpers.
+
+E-SpikeFormer's own checkpoint knowledge (released key names, layer-scale allowance, arch
+inference, conversion) is :mod:`mmsdt.models.backbones.e_spikeformer_converter`.
+"""
+from .checkpoint import (CheckpointError, allow_trusted_checkpoint_globals, extract_state_dict,
+                         first_shape_mismatch, load_checkpoint_file, load_model_checkpoint,
+                         load_model_state, register_checkpoint_hint)
 
 __all__ = [
-    'CheckpointError', 'LoadReport', 'allow_trusted_checkpoint_globals',
-    'extract_backbone_state_dict', 'extract_state_dict', 'infer_arch',
-    'load_backbone_checkpoint', 'load_checkpoint_file', 'load_model_checkpoint',
-    'load_model_state'
+    'CheckpointError', 'allow_trusted_checkpoint_globals', 'extract_state_dict',
+    'first_shape_mismatch', 'load_checkpoint_file', 'load_model_checkpoint', 'load_model_state',
+    'register_checkpoint_hint'
 ]

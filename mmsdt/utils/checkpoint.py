@@ -1,20 +1,20 @@
-"""Loading released SDT-V3 ImageNet checkpoints (and mmengine ones) into mmsdt backbones.
+"""Reading checkpoints safely and loading whole models strictly (any model).
 
-Released files are ``{'model': state_dict, 'args': argparse.Namespace, 'optimizer', 'epoch',
-'scaler'}``. They are read with ``torch.load(weights_only=True)`` and a short allow-list of
-trusted globals (``argparse.Namespace``, numpy array reconstruction, mmengine's log buffer);
-anything else is refused with an error naming the file. Key handling lives here only:
-``extract_backbone_state_dict`` picks and strips, ``load_backbone_checkpoint`` checks
-strictly and reports, ``load_model_state`` / ``load_model_checkpoint`` load whole models
-strictly (the tools and ``mmsdt.SafeRunner``).
+Files are read with ``torch.load(weights_only=True)`` and a short allow-list of trusted globals
+(``argparse.Namespace``, numpy array reconstruction, mmengine's log buffer); anything else is
+refused with an error naming the file. :func:`extract_state_dict` finds the state dict of a
+released, mmengine or bare checkpoint; :func:`load_model_state` / :func:`load_model_checkpoint`
+load whole models strictly (the tools and ``mmsdt.SafeRunner``). What a model's own files look
+like (key names, allowances, conversions) lives beside the model, e.g.
+:mod:`mmsdt.models.backbones.e_spikeformer_converter`; such a module may register a hint
+(:func:`register_checkpoint_hint`) that the strict loader adds to its error message.
 """
 import argparse
 import logging
 import os
 import pickle
 import re
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -23,6 +23,25 @@ from torch import nn
 
 class CheckpointError(RuntimeError):
     """A checkpoint file cannot be read, or does not fit the model."""
+
+
+# functions state_dict -> str ('' when silent) whose text the strict loader adds to a
+# missing / unexpected key error (e.g. "convert this file with ...")
+_HINTS: List[Callable[[Mapping[str, torch.Tensor]], str]] = []
+
+
+def register_checkpoint_hint(hint: Callable[[Mapping[str, torch.Tensor]], str]) -> None:
+    """Add a hint to the errors of :func:`load_model_state`: ``hint(state_dict)`` returns a
+    sentence (e.g. naming the converter of a file layout it recognises) or ``''``."""
+    if hint not in _HINTS:
+        _HINTS.append(hint)
+
+
+def short_list(keys: Sequence[str], n: int = 20) -> str:
+    """The first ``n`` keys, comma-separated, and how many more there are."""
+    keys = list(keys)
+    more = f' ... (+{len(keys) - n} more)' if len(keys) > n else ''
+    return ', '.join(keys[:n]) + more
 
 
 def _trusted_globals() -> list:
@@ -101,27 +120,10 @@ def extract_state_dict(ckpt: dict, source: str = '<checkpoint>') -> Dict[str, to
     return sd
 
 
-def extract_backbone_state_dict(ckpt: dict, prefix: Optional[str] = None,
-                                source: str = '<checkpoint>') -> Dict[str, torch.Tensor]:
-    """The backbone state dict inside a released, mmengine or bare checkpoint.
-
-    The state dict is found as in :func:`extract_state_dict`. With ``prefix`` (e.g.
-    ``'backbone.'``) only keys under it are kept, stripped. Without it, ``backbone.`` is used
-    when such keys exist (whole-model checkpoints).
-    """
-    sd = extract_state_dict(ckpt, source)
-    if prefix is None and any(k.startswith('backbone.') for k in sd):
-        prefix = 'backbone.'
-    if prefix:
-        sd = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
-        if not sd:
-            raise CheckpointError(f'{source}: no key starts with prefix {prefix!r}')
-    return sd
-
-
-def _first_shape_mismatch(sd: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor],
+def first_shape_mismatch(sd: Dict[str, torch.Tensor], target: Dict[str, torch.Tensor],
                           source: str) -> None:
-    """Raise naming the first key (in the model's order) whose shapes differ, and the count."""
+    """Raise :class:`CheckpointError` naming the first key (in the model's order) whose shapes
+    differ between ``sd`` and ``target``, and how many differ."""
     mismatched = [k for k in target if k in sd and sd[k].shape != target[k].shape]
     if mismatched:
         k = mismatched[0]
@@ -161,18 +163,15 @@ def load_model_state(model: nn.Module, ckpt: dict, source: str,
     log = logger or logging.getLogger(__name__)
     sd = _revised(extract_state_dict(ckpt, source=source), revise_keys)
     target = model.state_dict()
-    _first_shape_mismatch(sd, target, source)
+    first_shape_mismatch(sd, target, source)
     missing = [k for k in target if k not in sd and not k.endswith('num_batches_tracked')]
     unexpected = [k for k in sd if k not in target]
     if missing or unexpected:
-        hint = ''
-        if 'downsample1_1.encode_conv.weight' in sd:
-            hint = (' It looks like a released SDT-V3 ImageNet file: convert it once with '
-                    'tools/model_converters/sdtv3_to_mmsdt.py.')
+        hint = ''.join(f' {h}' for h in (fn(sd) for fn in _HINTS) if h)
         raise CheckpointError(
             f'{source} does not fit {type(model).__name__}: {len(missing)} missing key(s) '
-            f'[{_short(missing, 5)}], {len(unexpected)} unexpected key(s) '
-            f'[{_short(unexpected, 5)}].{hint}')
+            f'[{short_list(missing, 5)}], {len(unexpected)} unexpected key(s) '
+            f'[{short_list(unexpected, 5)}].{hint}')
     model.load_state_dict({k: sd.get(k, v) for k, v in target.items()}, strict=True)
     log.info(f'Loaded all {len(target)} tensors of {type(model).__name__} from {source}')
 
@@ -184,8 +183,9 @@ def load_model_checkpoint(model: nn.Module, path: str,
     What the tools and ``mmsdt.SafeRunner`` (``load_from``, ``--resume``) use instead of
     mmengine's loader, which only warns about missing, unexpected or resized keys and then
     evaluates a partly random model. The file is read with :func:`load_checkpoint_file` and
-    checked as in :func:`load_model_state`; a released SDT-V3 file (backbone keys without
-    ``backbone.``) is recognised and the converter named.
+    checked as in :func:`load_model_state`; a file layout that a model's converter module
+    recognises (e.g. a released SDT-V3 file, see :func:`register_checkpoint_hint`) gets the
+    converter named in the error.
 
     Returns:
         dict: the checkpoint (e.g. its ``meta`` with the ``dataset_meta`` class names).
@@ -194,84 +194,3 @@ def load_model_checkpoint(model: nn.Module, path: str,
     ckpt = load_checkpoint_file(path)
     load_model_state(model, ckpt, path, logger=logger)
     return ckpt
-
-
-@dataclass
-class LoadReport:
-    """What :func:`load_backbone_checkpoint` did."""
-    source: str
-    loaded: List[str] = field(default_factory=list)
-    missing_allowed: List[str] = field(default_factory=list)
-    ignored: List[str] = field(default_factory=list)
-    unexpected: List[str] = field(default_factory=list)
-
-
-def _short(keys: Sequence[str], n: int = 20) -> str:
-    keys = list(keys)
-    more = f' ... (+{len(keys) - n} more)' if len(keys) > n else ''
-    return ', '.join(keys[:n]) + more
-
-
-def load_backbone_checkpoint(model: nn.Module,
-                             path: str,
-                             prefix: Optional[str] = None,
-                             ignore_prefixes: Sequence[str] = ('head.', ),
-                             logger: Optional[logging.Logger] = None) -> LoadReport:
-    """Load a checkpoint into ``model`` strictly and report what happened.
-
-    * every model parameter/buffer must be in the file, except BN ``num_batches_tracked``
-      counters and ``layer_scale*`` parameters the released models do not have (kept at
-      their init value and reported) -> otherwise :class:`CheckpointError` listing them;
-    * a shape mismatch raises, naming the key and both shapes;
-    * file keys the model lacks are ignored when under ``ignore_prefixes`` (the ImageNet
-      ``head.*`` for a dense-prediction backbone) and reported as unexpected otherwise.
-    """
-    log = logger or logging.getLogger(__name__)
-    path = os.fspath(path)
-    sd = extract_backbone_state_dict(load_checkpoint_file(path), prefix, source=path)
-    target = model.state_dict()
-    report = LoadReport(source=path)
-
-    _first_shape_mismatch(sd, target, path)
-    missing = [k for k in target if k not in sd]
-    report.missing_allowed = [
-        k for k in missing if k.endswith('num_batches_tracked') or 'layer_scale' in k.split('.')[-1]
-    ]
-    hard_missing = [k for k in missing if k not in report.missing_allowed]
-    if hard_missing:
-        raise CheckpointError(f'{path}: {len(hard_missing)} {type(model).__name__} weight(s) '
-                              f'missing from the checkpoint: {_short(hard_missing)}')
-    for k in sd:
-        if k in target:
-            continue
-        if any(k.startswith(p) for p in ignore_prefixes):
-            report.ignored.append(k)
-        else:
-            report.unexpected.append(k)
-
-    merged = {k: sd.get(k, v) for k, v in target.items()}
-    model.load_state_dict(merged, strict=True)
-    report.loaded = [k for k in target if k in sd]
-    log.info(f'Loaded {len(report.loaded)}/{len(target)} tensors of {type(model).__name__} '
-             f'from {path}')
-    if report.ignored:
-        log.info(f'Ignored {len(report.ignored)} key(s): {_short(report.ignored)}')
-    if report.unexpected:
-        log.warning(f'Unexpected key(s) in {path} not used by the model: '
-                    f'{_short(report.unexpected)}')
-    layer_scales = [k for k in report.missing_allowed if 'layer_scale' in k]
-    if layer_scales:
-        log.warning(f'{len(layer_scales)} layer-scale parameter(s) not in {path} keep their '
-                    f'init value: {_short(layer_scales, 6)}')
-    return report
-
-
-def infer_arch(state_dict: Dict[str, torch.Tensor]) -> dict:
-    """``dict(embed_dims=...)`` of an E-SpikeFormer state dict (from its downsample convs)."""
-    try:
-        dims = tuple(
-            int(state_dict[f'{name}.encode_conv.weight'].shape[0])
-            for name in ('downsample1_2', 'downsample2', 'downsample3', 'downsample4'))
-    except KeyError as err:
-        raise CheckpointError(f'not an E-SpikeFormer state dict: key {err} is missing') from err
-    return dict(embed_dims=dims)

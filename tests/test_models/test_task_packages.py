@@ -41,17 +41,17 @@ WITHOUT_TASK_PACKAGES = "HIDDEN = ('mmdet', 'mmseg')" + HIDE + textwrap.dedent('
     assert type(conv).__name__ == 'SpikeConv2d'
     head = CLS_MODELS.build(dict(type='mmsdt.SpikeLinearClsHead', num_classes=3, in_channels=8))
     assert type(head.fc).__name__ == 'SpikeLinear'  # a classification-only install works
-    for name, package, extra in (('SpikeMaskRCNN', 'mmdet', 'det'),
+    for name, package, extra in (('StrideCheckedMaskRCNN', 'mmdet', 'det'),
                                  ('SpikeFCNMaskHead', 'mmdet', 'det'),
                                  ('SpikeFPNHead', 'mmseg', 'seg'),
-                                 ('SpikeEncoderDecoder', 'mmseg', 'seg')):
+                                 ('StrideCheckedEncoderDecoder', 'mmseg', 'seg')):
         for registry in (MODELS, CLS_MODELS):
             with pytest.raises(ImportError) as err:
                 registry.build(dict(type=f'mmsdt.{name}', in_channels=3))
             message = str(err.value)
             assert f'mmsdt.{name} needs {package} (' in message, message
             assert f"pip install 'mmsdt[{extra}]'" in message, message
-    assert 'SpikeMaskRCNN' not in mmsdt.models.__all__
+    assert 'StrideCheckedMaskRCNN' not in mmsdt.models.__all__
     print('ok')
 ''')
 
@@ -65,8 +65,8 @@ WITHOUT_MMPRETRAIN = "HIDDEN = ('mmpretrain', )" + HIDE + textwrap.dedent('''
     from mmsdt.registry import MODELS
 
     assert 'mmpretrain' not in sys.modules
-    backbone = MODELS.build(dict(type='ESpikeFormer', arch='2.7m', num_classes=3))
-    assert backbone(torch.rand(1, 3, 32, 32)).shape == (1, 3)
+    backbone = MODELS.build(dict(type='ESpikeFormer', arch='2.7m', out_indices=(4, )))
+    assert backbone(torch.rand(1, 3, 32, 32))[0].shape == (1, 128, 2, 2)
     for registry in (MODELS, DET_MODELS):
         with pytest.raises(ImportError) as err:
             registry.build(dict(type='mmsdt.SpikeLinearClsHead', num_classes=3, in_channels=8))
@@ -74,7 +74,7 @@ WITHOUT_MMPRETRAIN = "HIDDEN = ('mmpretrain', )" + HIDE + textwrap.dedent('''
         assert 'mmsdt.SpikeLinearClsHead needs mmpretrain (mmpretrain==1.2.0, ' in message
         assert "pip install 'mmsdt[cls]'" in message, message
     assert 'SpikeLinearClsHead' not in mmsdt.models.__all__
-    assert 'SpikeMaskRCNN' in mmsdt.models.__all__
+    assert 'StrideCheckedMaskRCNN' in mmsdt.models.__all__
     print('ok')
 ''')
 

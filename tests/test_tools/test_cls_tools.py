@@ -13,7 +13,12 @@ import pytest
 import torch
 
 from mmsdt.datasets import TOY_CLS_CLASSES, generate_toy_cls
+from torch.nn import functional as F
+
 from mmsdt.models import ESpikeFormer
+from mmsdt.models.backbones.e_spikeformer_converter import (released_state_dict,
+                                                             save_released_format)
+from mmsdt.snn import SpikeLinear
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = 'configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py'
@@ -27,23 +32,35 @@ def toy_root(tmp_path_factory):
     return root
 
 
+class _ReleasedClassifier(torch.nn.Module):
+    """The released model's classifier written out: the backbone's last stage, global
+    average, integer spike (``norm=1``), Linear (``head.weight`` / ``head.bias``)."""
+
+    def __init__(self, arch, num_classes):
+        super().__init__()
+        self.backbone = ESpikeFormer(arch, out_indices=(4, ))
+        self.head = SpikeLinear(self.backbone.embed_dims[-1], num_classes)
+
+    def forward(self, x):
+        return self.head(F.adaptive_avg_pool2d(self.backbone(x)[0], 1).flatten(1))
+
+
 def _released_model(arch, seed, randomise_bn):
     torch.manual_seed(seed)
-    model = randomise_bn(ESpikeFormer(arch, num_classes=len(TOY_CLS_CLASSES)), seed)
+    model = randomise_bn(_ReleasedClassifier(arch, len(TOY_CLS_CLASSES)), seed)
     torch.nn.init.normal_(model.head.weight, std=0.5)
     return model.eval()
 
 
 @pytest.fixture(scope='module')
 def checkpoints(tmp_path_factory, load_tool, randomise_bn):
-    save = load_tool('tools/demo/released_format.py').save_released_format
     convert = load_tool('tools/model_converters/sdtv3_to_mmsdt.py').convert
     folder = tmp_path_factory.mktemp('ckpt')
     out = {}
     for arch, seed in (('2.7m', 0), ('5.1m', 1)):
         model = _released_model(arch, seed, randomise_bn)
         released, converted = folder / f'{arch}_released.pth', folder / f'{arch}.pth'
-        save(model, released)
+        save_released_format(released_state_dict(model.backbone, model.head), released)
         convert(str(released), str(converted))
         out[arch] = (model, released, converted)
     return out

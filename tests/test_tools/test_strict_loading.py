@@ -138,12 +138,7 @@ def _test_tool(load_tool, task, image, tmp_path):
 
 
 def _backbone_demo(load_tool, task, image, tmp_path):
-    import sys
-    sys.path.insert(0, str(REPO / 'tools' / 'demo'))  # its sibling released_format.py
-    try:
-        tool = load_tool('tools/demo/backbone_demo.py')
-    finally:
-        sys.path.remove(str(REPO / 'tools' / 'demo'))
+    tool = load_tool('tools/demo/backbone_demo.py')
     return lambda ckpt: tool.main(['--arch', '2.7m', '--checkpoint', str(ckpt), '--size', '32',
                                    '--work-dir', str(tmp_path / 'backbone')])
 

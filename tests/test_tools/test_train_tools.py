@@ -177,7 +177,8 @@ def test_load_from_with_a_missing_key_names_it(toy_root, tmp_path, load_tool, re
     del state['backbone.downsample1_1.encode_conv.weight']
     partial = tmp_path / 'partial.pth'
     torch.save(dict(meta=dict(), state_dict=state), partial)
-    with pytest.raises(CheckpointError, match=r'partial.pth does not fit SpikeMaskRCNN: 1 '
+    with pytest.raises(CheckpointError,
+                       match=r'partial.pth does not fit StrideCheckedMaskRCNN: 1 '
                        r'missing key\(s\) \[backbone.downsample1_1.encode_conv.weight\]'):
         train.main(argv + [f'load_from={partial}'])
     assert not list((tmp_path / 'w').glob('iter_*.pth'))

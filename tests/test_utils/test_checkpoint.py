@@ -1,6 +1,6 @@
-"""Loading released SDT-V3 files and mmengine checkpoints (mmsdt.utils.checkpoint)."""
+"""Loading released SDT-V3 files and mmengine checkpoints (mmsdt.utils.checkpoint, the
+generic safe reader, and E-SpikeFormer's converter module beside the backbone)."""
 import argparse
-import importlib.util
 import logging
 import subprocess
 import sys
@@ -10,31 +10,28 @@ import pytest
 import torch
 
 from mmsdt.models import ESpikeFormer
-from mmsdt.utils import CheckpointError, load_backbone_checkpoint, load_checkpoint_file
+from mmsdt.models.backbones.e_spikeformer_converter import (infer_arch, load_backbone_checkpoint,
+                                                             released_state_dict,
+                                                             save_released_format)
+from mmsdt.snn import SpikeLinear
+from mmsdt.utils import CheckpointError, load_checkpoint_file, load_model_state
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _save_released_format(model, path):
-    """The fixture writer of the released layout, shared with the backbone demo."""
-    spec = importlib.util.spec_from_file_location(
-        'released_format', REPO / 'tools' / 'demo' / 'released_format.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.save_released_format(model, path)
-
-
 @pytest.fixture(scope='module')
 def released(tmp_path_factory):
-    """A file in the released layout (model/optimizer/epoch/scaler/args Namespace)."""
+    """A file in the released layout (model/optimizer/epoch/scaler/args Namespace) of a
+    2.7m backbone and an ImageNet classifier (``head.weight`` / ``head.bias``)."""
     torch.manual_seed(0)
-    src = ESpikeFormer('2.7m', num_classes=1000)
+    src = ESpikeFormer('2.7m')
     for m in src.modules():  # non-default BN statistics so a wrong load would show
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.3, 0.3)
             m.running_var.uniform_(0.5, 1.5)
+    head = SpikeLinear(128, 1000)
     path = tmp_path_factory.mktemp('ckpt') / 'e_spikeformer_t_released.pth'
-    _save_released_format(src, path)
+    save_released_format(released_state_dict(src, head), path)
     return src.eval(), path
 
 
@@ -66,7 +63,7 @@ def test_pretrained_init_cfg_reproduces_source_features(released):
 
 def test_report_ignores_head_and_flags_unexpected(released, tmp_path, caplog):
     src, _ = released
-    sd = {k: v for k, v in src.state_dict().items()}
+    sd = load_checkpoint_file(released[1])['model']
     sd['extra.weight'] = torch.zeros(1)
     path = tmp_path / 'bare.pth'
     torch.save(sd, path)  # a bare state dict
@@ -154,3 +151,25 @@ def test_converter_writes_a_plain_mmengine_checkpoint(released, tmp_path):
     model = ESpikeFormer('2.7m', init_cfg=dict(type='Pretrained', checkpoint=str(out)))
     model.init_weights()
     assert torch.equal(model.block3[5].mlp.fc2_bn.running_var, src.block3[5].mlp.fc2_bn.running_var)
+
+
+def test_released_layout_keys(released):
+    """The writer's layout: the backbone's keys, then the classifier as ``head.*``."""
+    src, path = released
+    sd = load_checkpoint_file(path)['model']
+    assert list(sd) == list(src.state_dict()) + ['head.weight', 'head.bias']
+    assert sd['head.weight'].shape == (1000, 128)
+    assert infer_arch(sd) == dict(embed_dims=(24, 48, 96, 128))
+    with pytest.raises(CheckpointError, match='downsample4.encode_conv.weight'):
+        infer_arch({k: v for k, v in sd.items() if not k.startswith('downsample4')})
+
+
+def test_whole_model_loader_names_the_converter_for_a_released_file(released):
+    """The generic strict loader knows no E-SpikeFormer key; the converter module's hint
+    names the conversion tool."""
+    _, path = released
+    clf = torch.nn.Module()
+    clf.backbone = ESpikeFormer('2.7m')
+    with pytest.raises(CheckpointError, match=r'does not fit Module: .*missing.*'
+                       r'convert it once with tools/model_converters/sdtv3_to_mmsdt\.py'):
+        load_model_state(clf, load_checkpoint_file(path), str(path))

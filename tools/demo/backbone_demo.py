@@ -4,7 +4,8 @@
                                        [--size 512] [--work-dir DIR]
 
 Without ``--checkpoint`` a file in the released ImageNet layout (``model``/``args``
-Namespace/...) is written first (``released_format.py``) from seeded random weights whose BN
+Namespace/...) is written first (``save_released_format`` of
+``mmsdt.models.backbones.e_spikeformer_converter``) from seeded random weights whose BN
 statistics are estimated on toy scenes: the real files cannot be downloaded here, and this
 exercises exactly the loading path they take. The backbone is built through the mmsdt
 registry with ``init_cfg=dict(type='Pretrained')``, run on one image (default: a toy scene
@@ -21,11 +22,12 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from released_format import save_released_format  # tools/demo/released_format.py
 from torch import nn
 
 from mmsdt.datasets.toy import render_scene
 from mmsdt.models.backbones.e_spikeformer import STAGE_LAYOUT
+from mmsdt.models.backbones.e_spikeformer_converter import (released_state_dict,
+                                                             save_released_format)
 from mmsdt.registry import MODELS
 from mmsdt.snn import NeuronStats, SpikeRecorder, verify_spike_driven
 
@@ -140,10 +142,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         ckpt = os.path.join(args.work_dir, f'e_spikeformer_{args.arch}_released_format.pth')
         if not os.path.exists(ckpt):
             step(1, n, f'writing a released-format checkpoint (seeded random weights) to {ckpt}')
-            source = MODELS.build(dict(type='mmsdt.ESpikeFormer', arch=args.arch,
-                                       num_classes=1000))
+            source = MODELS.build(dict(type='mmsdt.ESpikeFormer', arch=args.arch))
             calibrate_bn(source, args.size)
-            save_released_format(source, ckpt)
+            # the released ImageNet classifier: head.weight / head.bias (not used here)
+            head = dict(weight=nn.init.trunc_normal_(torch.empty(1000, source.embed_dims[-1]),
+                                                      std=.02), bias=torch.zeros(1000))
+            save_released_format({**released_state_dict(source),
+                                  **{f'head.{k}': v for k, v in head.items()}}, ckpt)
         else:
             step(1, n, f'reusing {ckpt}')
     else:

@@ -6,8 +6,9 @@ The output holds ``{'meta': ..., 'state_dict': ...}`` with backbone keys under `
 and the ImageNet classifier under ``head.fc.`` (mmpretrain naming): exactly the keys of
 mmpretrain's ``ImageClassifier(backbone=mmsdt.ESpikeFormer, neck=GlobalAveragePooling,
 head=mmsdt.SpikeLinearClsHead)``. It loads with stock ``torch.load`` (no pickled Namespace)
-and with ``init_cfg=dict(type='Pretrained', ...)``.
-Before writing, the weights are loaded strictly into the matching ``ESpikeFormer``.
+and with ``init_cfg=dict(type='Pretrained', ...)``. The key mapping and the strict check
+against the matching ``ESpikeFormer`` are
+:func:`mmsdt.models.backbones.e_spikeformer_converter.convert_released_state_dict`.
 """
 import argparse
 import os
@@ -15,20 +16,16 @@ import sys
 
 import torch
 
-from mmsdt.models import ESpikeFormer
-from mmsdt.utils import extract_backbone_state_dict, infer_arch, load_checkpoint_file
+from mmsdt.models.backbones.e_spikeformer_converter import (convert_released_state_dict,
+                                                             extract_backbone_state_dict)
+from mmsdt.utils import load_checkpoint_file
 
 
 def convert(src: str, dst: str) -> dict:
+    """Write the mmengine checkpoint of released file ``src`` to ``dst``; returns its meta."""
     ckpt = load_checkpoint_file(src)
     sd = extract_backbone_state_dict(ckpt, source=src)
-    arch = infer_arch(sd)
-    head = {k: v for k, v in sd.items() if k.startswith('head.')}
-    backbone_sd = {k: v for k, v in sd.items() if not k.startswith('head.')}
-    model = ESpikeFormer(arch)  # strict check: every backbone weight present, shapes right
-    model.load_state_dict(backbone_sd, strict=True)
-    state_dict = {f'backbone.{k}': v for k, v in backbone_sd.items()}
-    state_dict.update({f'head.fc.{k[len("head."):]}': v for k, v in head.items()})
+    state_dict, arch = convert_released_state_dict(sd, source=src)
     meta = dict(source=os.path.basename(src), arch=arch, epoch=ckpt.get('epoch'),
                 converter='mmsdt sdtv3_to_mmsdt')
     out_dir = os.path.dirname(os.path.abspath(dst))

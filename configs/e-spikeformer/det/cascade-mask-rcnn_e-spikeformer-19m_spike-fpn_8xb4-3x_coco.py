@@ -11,7 +11,7 @@ _base_ = [
 pretrained = 'checkpoints/e_spikeformer_19m_imagenet.pth'
 head_norm = dict(type='SyncBN', requires_grad=True)
 model = dict(
-    type='mmsdt.SpikeCascadeRCNN',
+    type='mmsdt.StrideCheckedCascadeRCNN',
     backbone=dict(
         _delete_=True, type='mmsdt.ESpikeFormer', arch='19m', out_indices=(1, 2, 3, 4),
         stage4_stride=2, drop_path_rate=0.2,

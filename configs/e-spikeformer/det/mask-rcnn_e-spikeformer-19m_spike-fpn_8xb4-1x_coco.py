@@ -12,9 +12,9 @@ pretrained = 'checkpoints/e_spikeformer_19m_imagenet.pth'
 
 # stage4_stride=2 gives the stock pyramid (strides 4, 8, 16, 32, + 64 from the neck), so the
 # stock anchor strides and RoI featmap_strides are right and the released weights keep their
-# shapes; SpikeMaskRCNN checks all strides when it is built.
+# shapes; StrideCheckedMaskRCNN checks all strides when it is built.
 model = dict(
-    type='mmsdt.SpikeMaskRCNN',
+    type='mmsdt.StrideCheckedMaskRCNN',
     backbone=dict(
         _delete_=True, type='mmsdt.ESpikeFormer', arch='19m', out_indices=(1, 2, 3, 4),
         stage4_stride=2, drop_path_rate=0.1,

@@ -10,7 +10,7 @@ _base_ = [
 
 pretrained = 'checkpoints/e_spikeformer_19m_imagenet.pth'
 model = dict(
-    type='mmsdt.SpikeRetinaNet',
+    type='mmsdt.StrideCheckedRetinaNet',
     backbone=dict(
         _delete_=True, type='mmsdt.ESpikeFormer', arch='19m', out_indices=(1, 2, 3, 4),
         stage4_stride=2, drop_path_rate=0.1,

@@ -11,7 +11,7 @@ data_preprocessor = dict(size=crop_size)
 pretrained = 'checkpoints/e_spikeformer_19m_imagenet.pth'
 
 model = dict(
-    type='mmsdt.SpikeEncoderDecoder',
+    type='mmsdt.StrideCheckedEncoderDecoder',
     data_preprocessor=data_preprocessor,
     pretrained=None,
     # The paper's pyramid: strides 2, 4, 8 and stage 4 (stride 16); channels C0/2, C0, C1, C3.

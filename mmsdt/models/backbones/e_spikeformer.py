@@ -6,14 +6,14 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from torch import nn
-from torch.nn import functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
 from mmsdt.registry import MODELS
-from mmsdt.snn import SpikeLinear, compact_spike_storage
-from mmsdt.utils.checkpoint import load_backbone_checkpoint
+from mmsdt.snn import compact_spike_storage
+from ..precision import AutocastSwitch
 from .e_spikeformer_blocks import SpikeConvBlock, SpikeDownsample, SpikeTransformerBlock
+from .e_spikeformer_converter import load_backbone_checkpoint
 
 # Module names of stage k (0..4); ``out_indices`` select stage outputs.
 STAGE_LAYOUT = (
@@ -26,7 +26,7 @@ STAGE_LAYOUT = (
 
 
 @MODELS.register_module()
-class ESpikeFormer(BaseModule):
+class ESpikeFormer(AutocastSwitch, BaseModule):
     """E-SpikeFormer backbone of "Scaling Spike-driven Transformer with Efficient Spike
     Firing Approximation Training" (SDT-V3).
 
@@ -50,15 +50,10 @@ class ESpikeFormer(BaseModule):
         in_channels (int): image channels.
         out_indices (Sequence[int] | int): stages whose outputs are returned, negative
             allowed. Default (1, 2, 3, 4).
-        num_classes (int): > 0 adds the ImageNet head and ``forward`` then returns logits; 0
-            (default) for dense prediction. A convenience for running a released file
-            as it is: the head is global average pooling -> ``head``, an
-            :class:`~mmsdt.snn.SpikeLinear` (integer spike with ``spike_cfg`` but ``norm=1``,
-            then Linear; keys ``head.weight`` / ``head.bias`` as in the released files). It
-            is the same pooling and layer as mmpretrain's ``GlobalAveragePooling`` neck plus
-            ``mmsdt.SpikeLinearClsHead``, so both give the same logits (for the same
-            ``spike_cfg``); train and evaluate classifiers with that mmpretrain
-            ``ImageClassifier``.
+        num_classes: not accepted (a TypeError): the backbone has no classifier. Classify
+            with mmpretrain's ``ImageClassifier(backbone=mmsdt.ESpikeFormer,
+            neck=GlobalAveragePooling, head=mmsdt.SpikeLinearClsHead)``, whose state dict
+            ``tools/model_converters/sdtv3_to_mmsdt.py`` writes from a released file.
         frozen_stages (int): stages ``0 .. frozen_stages - 1`` are frozen (eval mode, no
             gradient); -1 or 0 freeze nothing.
         norm_eval (bool): keep every BN in eval mode during training.
@@ -83,17 +78,18 @@ class ESpikeFormer(BaseModule):
             19m on 2 AVX-512 cores; parameter names and shapes unchanged). Default True.
         autocast_dtype (str, optional): ``'bfloat16'`` runs the backbone under
             ``torch.autocast`` of the input's device with that dtype (CPU AMX / GPU tensor
-            cores); spikes are exact in bf16 (multiples of 1/4), weights and potentials are
-            not, so this is mixed precision like ``--amp``, not an exact mode. On CPU the
-            depthwise 7x7 convs stay in float32 (oneDNN's bf16 depthwise kernel is slower).
-            Outputs are float32. Default None (float32 throughout).
+            cores; :class:`mmsdt.models.precision.AutocastSwitch`, the one switch); spikes are
+            exact in bf16 (multiples of 1/4), weights and potentials are not, so this is mixed
+            precision like ``--amp``, not an exact mode. On CPU the depthwise 7x7 convs stay
+            in float32 (oneDNN's bf16 depthwise kernel is slower). Outputs are float32.
+            Default None (float32 throughout).
         with_cp (bool): gradient checkpointing of every block (mmpretrain's convention):
             activations inside a block are recomputed in backward instead of stored. Less
             memory, more time; BN running statistics are updated twice per step (as in
             mmpretrain / mmdet ``with_cp``). Default False.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH[, prefix])``
             loads a released ImageNet file or an mmengine checkpoint strictly (see
-            :func:`mmsdt.utils.load_backbone_checkpoint`).
+            :func:`~mmsdt.models.backbones.e_spikeformer_converter.load_backbone_checkpoint`).
 
     Example:
         >>> model = ESpikeFormer('2.7m')
@@ -114,7 +110,7 @@ class ESpikeFormer(BaseModule):
                  arch: Union[str, dict] = '19m',
                  in_channels: int = 3,
                  out_indices: Union[int, Sequence[int]] = (1, 2, 3, 4),
-                 num_classes: int = 0,
+                 num_classes: Optional[int] = None,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  drop_path_rate: float = 0.,
@@ -129,6 +125,13 @@ class ESpikeFormer(BaseModule):
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if num_classes is not None:
+            raise TypeError(
+                f'ESpikeFormer(num_classes={num_classes!r}): the backbone has no classifier '
+                f"head; use mmpretrain's ImageClassifier with neck=dict(type="
+                f"'GlobalAveragePooling') and head=dict(type='mmsdt.SpikeLinearClsHead', "
+                f'num_classes=..., in_channels=C3) (a released file converts to it with '
+                f'tools/model_converters/sdtv3_to_mmsdt.py)')
         arch = self._parse_arch(arch)
         C0, C1, C2, C3 = arch['embed_dims']
         depths = tuple(arch['depths'])
@@ -144,10 +147,7 @@ class ESpikeFormer(BaseModule):
         self.norm_eval = norm_eval
         self.compact_spikes = compact_spikes
         self.channels_last = channels_last
-        if autocast_dtype not in (None, 'bfloat16', 'float16'):
-            raise ValueError(f"autocast_dtype must be None, 'bfloat16' or 'float16', got "
-                             f'{autocast_dtype!r}')
-        self.autocast_dtype = autocast_dtype
+        self.set_autocast_dtype(autocast_dtype)
         self.with_cp = with_cp
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         dp = iter(dpr)
@@ -179,12 +179,6 @@ class ESpikeFormer(BaseModule):
         # Stage 4 (stride 16 in the paper: channel change only)
         self.downsample4 = SpikeDownsample(C2, C3, 3, stage4_stride, 1, spike_cfg=spike_cfg)
         self.block4 = trans_blocks(C3, depths[4])
-
-        self.num_classes = num_classes
-        if num_classes > 0:
-            self.head = SpikeLinear(C3, num_classes, spike_cfg={**spike_cfg, 'norm': 1})
-            nn.init.trunc_normal_(self.head.weight, std=.02)
-            nn.init.zeros_(self.head.bias)
 
         if zero_init_residual:
             for module in self.modules():
@@ -261,10 +255,10 @@ class ESpikeFormer(BaseModule):
 
         The stem conv (``downsample1_1``) is layer 0, the blocks are layers 1..sum(depths) in
         forward order, and each later downsample belongs to the first block after it.
-        Parameters outside ``prefix`` (neck, classifier head) and the backbone's own ``head``
-        are layer ``num_layers``; the number of layers returned is ``num_layers + 1`` (so with
-        mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` the head keeps the base lr
-        and layer ``i`` gets ``rate ** (num_layers - i)``).
+        Parameters outside ``prefix`` (neck, classifier head) are layer ``num_layers``; the
+        number of layers returned is ``num_layers + 1`` (so with mmpretrain's
+        ``LearningRateDecayOptimWrapperConstructor`` the head keeps the base lr and layer
+        ``i`` gets ``rate ** (num_layers - i)``).
 
         Args:
             param_name (str): parameter name, e.g. ``'backbone.block3.0.attn.q_conv.0.weight'``.
@@ -305,10 +299,8 @@ class ESpikeFormer(BaseModule):
 
     # ------------------------------------------------------------------ forward
     def forward_stages(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """The outputs of all five stages (strides 2, 4, 8, 16, 16 or 32).
-
-        Stops after the last stage in ``out_indices`` unless the ImageNet head needs stage 4.
-        """
+        """The outputs of the stages up to the last one in ``out_indices`` (strides 2, 4,
+        8, 16, 16 or 32)."""
         outs = []
         recompute = self.with_cp and self.training and torch.is_grad_enabled()
         for stage in range(self.num_stages):
@@ -322,30 +314,17 @@ class ESpikeFormer(BaseModule):
                 else:
                     x = module(x)
             outs.append(x)
-            if stage == max(self.out_indices) and self.num_classes == 0:
+            if stage == max(self.out_indices):
                 break
         return tuple(outs)
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        """ImageNet logits from the last feature map: the global average (the operation of
-        mmpretrain's ``GlobalAveragePooling``), then the spiking ``head``."""
-        return self.head(F.adaptive_avg_pool2d(x, 1).flatten(1))
-
-    def forward(self, x: torch.Tensor):
-        """Feature maps at ``out_indices`` (a tuple), or logits when ``num_classes > 0``."""
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Feature maps at ``out_indices`` (a tuple)."""
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         with contextlib.ExitStack() as stack:
             if self.compact_spikes:
                 stack.enter_context(compact_spike_storage())
-            if self.autocast_dtype is not None:
-                stack.enter_context(
-                    torch.autocast(x.device.type, dtype=getattr(torch, self.autocast_dtype)))
+            stack.enter_context(self.autocast(x))
             outs = self.forward_stages(x)
-            if self.num_classes > 0:
-                outs = (self.forward_head(outs[-1]), )
-        if self.autocast_dtype is not None:  # float32 for whatever comes next
-            outs = tuple(o.float() for o in outs)
-        if self.num_classes > 0:
-            return outs[0]
-        return tuple(outs[i] for i in self.out_indices)
+        return self.float32_outputs(outs[i] for i in self.out_indices)

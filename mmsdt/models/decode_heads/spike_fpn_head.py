@@ -19,7 +19,7 @@ class SpikeFPNHead(FPNHead):
     BaseDecodeHead builds as a plain ``nn.Conv2d``, is swapped for the SpikeConv2d that takes
     over its parameters (:func:`~mmsdt.snn.as_spiking`). The stock ``forward`` runs unchanged.
     ``feature_strides`` must be the strides the backbone and neck really produce
-    (``mmsdt.SpikeEncoderDecoder`` checks it when built). Logits come out at
+    (``mmsdt.StrideCheckedEncoderDecoder`` checks it when built). Logits come out at
     ``feature_strides[0]``.
 
     Args:

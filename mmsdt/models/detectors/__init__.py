@@ -1,10 +1,13 @@
-"""Stock mmdet detectors with a build-time stride check (``mmsdt.SpikeMaskRCNN``, ...).
+"""Stock mmdet detectors with a build-time stride check (``mmsdt.StrideCheckedMaskRCNN``, ...).
 
 The detectors themselves are mmdet's; the subclasses only verify, when they are built, that
 every anchor generator and RoI extractor declares the strides the spiking backbone + neck
 really produce (the upstream configs declared 32 where the backbone gives 16).
 """
-from .stride_checked_detectors import (SpikeCascadeRCNN, SpikeMaskRCNN, SpikeRetinaNet,
-                                       detector_declared_strides)
+from .stride_checked_detectors import (StrideCheckedCascadeRCNN, StrideCheckedMaskRCNN,
+                                       StrideCheckedRetinaNet, detector_declared_strides)
 
-__all__ = ['SpikeMaskRCNN', 'SpikeCascadeRCNN', 'SpikeRetinaNet', 'detector_declared_strides']
+__all__ = [
+    'StrideCheckedMaskRCNN', 'StrideCheckedCascadeRCNN', 'StrideCheckedRetinaNet',
+    'detector_declared_strides'
+]

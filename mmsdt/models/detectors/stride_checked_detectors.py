@@ -39,7 +39,7 @@ def detector_declared_strides(detector: nn.Module, real: List[int]) -> List[Stri
 
 
 @MODELS.register_module()
-class SpikeMaskRCNN(StrideCheckMixin, MaskRCNN):
+class StrideCheckedMaskRCNN(StrideCheckMixin, MaskRCNN):
     """mmdet's :class:`MaskRCNN` whose construction fails loudly when the RPN anchor strides
     or the RoI extractors' ``featmap_strides`` differ from the strides the backbone and neck
     really produce (measured once, stored as ``feature_strides``).
@@ -51,9 +51,9 @@ class SpikeMaskRCNN(StrideCheckMixin, MaskRCNN):
 
 
 @MODELS.register_module()
-class SpikeCascadeRCNN(StrideCheckMixin, CascadeRCNN):
+class StrideCheckedCascadeRCNN(StrideCheckMixin, CascadeRCNN):
     """mmdet's :class:`CascadeRCNN` (also Cascade Mask R-CNN) with the build-time stride
-    check of :class:`SpikeMaskRCNN` (RPN anchors and the RoI extractors of every stage).
+    check of :class:`StrideCheckedMaskRCNN` (RPN anchors and the RoI extractors of every stage).
 
     Args:
         *args, **kwargs: the arguments of mmdet's CascadeRCNN.
@@ -62,7 +62,7 @@ class SpikeCascadeRCNN(StrideCheckMixin, CascadeRCNN):
 
 
 @MODELS.register_module()
-class SpikeRetinaNet(StrideCheckMixin, RetinaNet):
+class StrideCheckedRetinaNet(StrideCheckMixin, RetinaNet):
     """mmdet's :class:`RetinaNet` with a build-time check of the head's anchor strides
     against the strides the backbone and neck really produce.
 

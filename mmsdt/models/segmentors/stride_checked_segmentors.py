@@ -20,7 +20,7 @@ def segmentor_declared_strides(segmentor: nn.Module, real: List[int]) -> List[St
 
 
 @MODELS.register_module()
-class SpikeEncoderDecoder(StrideCheckMixin, EncoderDecoder):
+class StrideCheckedEncoderDecoder(StrideCheckMixin, EncoderDecoder):
     """mmseg's :class:`EncoderDecoder` that fails loudly, when built, if the decode head's
     ``feature_strides`` differ from the strides of the levels it reads (the upstream configs
     declared 4, 8, 16, 32 for levels of stride 2, 4, 8, 16). The measured strides of all

@@ -5,7 +5,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.models import ESpikeFormer
-from mmsdt.snn import MultiSpike, SpikeLinear, SpikeRecorder, spike_driven
+from mmsdt.snn import MultiSpike, SpikeRecorder, spike_driven
 from mmsdt.snn import fused
 from mmsdt.snn.fused import use_fused_kernels
 
@@ -21,12 +21,24 @@ def _count(model):
 @pytest.mark.parametrize('arch, with_head, without_head',
                          list(zip(ARCHS, PARAMS_WITH_HEAD, PARAMS_NO_HEAD)))
 def test_parameter_counts_match_the_paper_models(arch, with_head, without_head):
-    assert _count(ESpikeFormer(arch, num_classes=1000)) == with_head
-    assert _count(ESpikeFormer(arch)) == without_head
+    """The released ImageNet models: the backbone plus the 1000-class SpikeLinearClsHead."""
+    from mmsdt.models import SpikeLinearClsHead
+    backbone = ESpikeFormer(arch)
+    head = SpikeLinearClsHead(num_classes=1000, in_channels=backbone.embed_dims[-1])
+    assert _count(backbone) == without_head
+    assert _count(backbone) + _count(head) == with_head
+
+
+def test_num_classes_points_to_the_classification_head():
+    """One head implementation: the backbone refuses a classifier and names the one to use."""
+    for value in (1000, 0):
+        with pytest.raises(TypeError, match='SpikeLinearClsHead'):
+            ESpikeFormer('2.7m', num_classes=value)
+    assert not hasattr(ESpikeFormer('2.7m'), 'head')
 
 
 def test_state_dict_keys_are_the_released_ones():
-    """605 keys for 19m with the ImageNet head, 603 without (reference §2.4); the neurons add
+    """603 backbone keys for 19m, 605 with the ImageNet head (reference §2.4); the neurons add
     none, so renaming one (the attention's ``input_spike``, upstream ``head_spike``) changes
     no key."""
     model = ESpikeFormer('19m')
@@ -35,11 +47,11 @@ def test_state_dict_keys_are_the_released_ones():
     assert not [k for k in keys if 'spike' in k]
     assert isinstance(model.block3[0].attn.input_spike, MultiSpike)
     assert not hasattr(model.block3[0].attn, 'head_spike')
-    with_head = ESpikeFormer('19m', num_classes=1000)
-    assert list(with_head.state_dict()) == keys + ['head.weight', 'head.bias']
-    # the head is one SpikeLinear (its neuron adds no key), as mmsdt.SpikeLinearClsHead's fc
-    assert type(with_head.head) is SpikeLinear and with_head.head.spike.norm == 1.0
-    assert with_head.head.spike.max_value == 4 and not hasattr(with_head, 'head_spike')
+    from mmsdt.models import SpikeLinearClsHead
+    from mmsdt.models.backbones.e_spikeformer_converter import released_state_dict
+    head = SpikeLinearClsHead(num_classes=1000, in_channels=360)
+    # the head's neuron adds no key either: 2 more, head.weight / head.bias when released
+    assert list(released_state_dict(model, head)) == keys + ['head.weight', 'head.bias']
 
 
 def test_forward_stages_returns_every_stage_output():
@@ -107,7 +119,7 @@ def test_stem_stride_for_small_images():
 
 
 def test_layer_depth_orders_stem_blocks_and_head():
-    model = ESpikeFormer('2.7m', num_classes=10)
+    model = ESpikeFormer('2.7m')
     assert model.num_layers == 13  # stem + 1 + 1 + 2 + 6 + 2 blocks
     depth = model.get_layer_depth
     assert depth('downsample1_1.encode_conv.weight') == (0, 14)
@@ -120,13 +132,13 @@ def test_layer_depth_orders_stem_blocks_and_head():
     assert depth('block3.5.mlp.fc2_conv.bias') == (10, 14)
     assert depth('downsample4.encode_conv.weight') == (11, 14)
     assert depth('block4.1.mlp.fc2_bn.weight') == (12, 14)
-    assert depth('head.weight') == (13, 14)
+    assert depth('neck.weight') == (13, 14)  # not a backbone parameter: the head's id
     # mmpretrain's prefixed call from ImageClassifier: outside the prefix = the cls head
     assert depth('backbone.block4.1.attn.v_conv.0.weight', 'backbone.') == (12, 14)
     assert depth('head.fc.weight', 'backbone.') == (13, 14)
     # every parameter gets an id, monotone in forward order
     ids = [depth(n)[0] for n, _ in model.named_parameters()]
-    assert ids == sorted(ids) and set(ids) == set(range(14))
+    assert ids == sorted(ids) and set(ids) == set(range(13))
 
 
 def test_layer_wise_lr_decay_with_mmpretrain_constructor(mmpretrain_scope):
@@ -149,15 +161,10 @@ def test_layer_wise_lr_decay_with_mmpretrain_constructor(mmpretrain_scope):
     assert groups['backbone.block3.0.attn.q_conv.0.weight']['weight_decay'] == 0.05
 
 
-def test_classification_head():
-    model = ESpikeFormer('2.7m', num_classes=10).eval()
-    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 10)
-
-
 @pytest.mark.parametrize('arch', ARCHS)
 def test_spike_driven_mode_equals_integer_mode(arch, randomise_bn):
     torch.manual_seed(0)
-    model = ESpikeFormer(arch, out_indices=(0, 1, 2, 3, 4), num_classes=0)
+    model = ESpikeFormer(arch, out_indices=(0, 1, 2, 3, 4))
     randomise_bn(model)
     model.double().eval()
     # float64 (docs/design.md): the per-map sums differ from integer mode by ~1e-16 relative,
@@ -173,16 +180,21 @@ def test_spike_driven_mode_equals_integer_mode(arch, randomise_bn):
     assert 0.01 < sum(rates) / len(rates) < 0.99  # neurons really fire, and not saturated
 
 
-def test_spike_driven_mode_classifier_logits(randomise_bn):
+def test_spike_driven_mode_classifier_logits(randomise_bn, mmpretrain_scope):
+    from mmpretrain.registry import MODELS
     torch.manual_seed(1)
-    model = ESpikeFormer('2.7m', num_classes=7)
+    model = MODELS.build(dict(
+        type='ImageClassifier', backbone=dict(type='mmsdt.ESpikeFormer', arch='2.7m',
+                                              out_indices=(4, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='mmsdt.SpikeLinearClsHead', num_classes=7, in_channels=128)))
     randomise_bn(model, 1)
     model.double().eval()
     x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
     with torch.no_grad():
-        ref = model(x)
+        ref = model(x, mode='tensor')
         with spike_driven(model):
-            out = model(x)
+            out = model(x, mode='tensor')
     assert (out - ref).abs().max() <= 1e-12 * ref.abs().max()
 
 

@@ -7,6 +7,8 @@ from mmengine.runner import load_checkpoint
 from torch.nn import functional as F
 
 from mmsdt.models import ESpikeFormer, SpikeLinearClsHead
+from mmsdt.models.backbones.e_spikeformer_converter import (released_state_dict,
+                                                             save_released_format)
 from mmsdt.snn import SpikeLinear, SpikeTrain, spike_driven
 from mmsdt.utils import CheckpointError
 from mmsdt.utils.checkpoint import load_checkpoint_file
@@ -18,17 +20,18 @@ ARCHS = {'2.7m': 128, '5.1m': 192, '10m': 240, '19m': 360}  # arch -> stage-4 ch
 @pytest.fixture(scope='module')
 def released(tmp_path_factory, load_tool, randomise_bn):
     """Per arch: (released-format file, its conversion by the converter tool)."""
-    save = load_tool('tools/demo/released_format.py').save_released_format
     convert = load_tool('tools/model_converters/sdtv3_to_mmsdt.py').convert
     folder = tmp_path_factory.mktemp('cls_ckpt')
     files = {}
     for i, arch in enumerate(ARCHS):
         torch.manual_seed(i)
-        src = ESpikeFormer(arch, num_classes=1000)
+        src = ESpikeFormer(arch)
         randomise_bn(src, i)  # random BN statistics / affine so that the neurons fire
-        torch.nn.init.normal_(src.head.bias)  # the released bias is not zero
+        head = SpikeLinearClsHead(num_classes=1000, in_channels=ARCHS[arch])
+        torch.nn.init.normal_(head.fc.weight, std=0.02)
+        torch.nn.init.normal_(head.fc.bias)  # the released bias is not zero
         files[arch] = (folder / f'{arch}_released.pth', folder / f'{arch}_converted.pth')
-        save(src, files[arch][0])
+        save_released_format(released_state_dict(src, head), files[arch][0])
         convert(str(files[arch][0]), str(files[arch][1]))
     return files
 
@@ -56,24 +59,28 @@ def flush_denormal():
 
 
 @pytest.mark.parametrize('arch', list(ARCHS))
-def test_converted_release_gives_the_backbone_head_logits(arch, released, mmpretrain_scope,
-                                                          flush_denormal):
+def test_converted_release_gives_the_released_logits(arch, released, mmpretrain_scope,
+                                                     flush_denormal):
+    """The converted file in the classifier gives the released model's logits: its backbone
+    loaded from the released file, global average, integer spike, then the released
+    ``head.weight`` / ``head.bias`` (the upstream classifier, written out in torch)."""
     released_file, converted = released[arch]
-    ref = ESpikeFormer(arch, num_classes=1000,
+    ref = ESpikeFormer(arch, out_indices=(4, ),
                        init_cfg=dict(type='Pretrained', checkpoint=str(released_file)))
     ref.init_weights()
+    original = load_checkpoint_file(str(released_file))['model']
     clf = _classifier(arch, init_cfg=dict(type='Pretrained', checkpoint=str(converted)))
     clf.init_weights()
     ref, clf = ref.double().eval(), clf.double().eval()
-    # one implementation of the classifier: the same layer class and neuron settings
-    assert type(ref.head) is type(clf.head.fc) is SpikeLinear
     neuron = ('max_value', 'norm', 'rounding', 'include_boundary')
-    assert [getattr(ref.head.spike, a) for a in neuron] == \
-        [getattr(clf.head.fc.spike, a) for a in neuron] == [4, 1.0, 'half_even', True]
+    assert type(clf.head.fc) is SpikeLinear
+    assert [getattr(clf.head.fc.spike, a) for a in neuron] == [4, 1.0, 'half_even', True]
     x = torch.randn(2, 3, 40, 32, generator=torch.Generator().manual_seed(7),
                     dtype=torch.float64)
     with torch.no_grad():
-        expected = ref(x)
+        spikes = torch.round(F.adaptive_avg_pool2d(ref(x)[0], 1).flatten(1).clamp(0, 4))
+        expected = F.linear(spikes, original['head.weight'].double(),
+                            original['head.bias'].double())
         pooled = clf.extract_feat(x)
         logits = clf(x, mode='tensor')
     # the GAP neck hands the head a tuple of (B, C) tensors

@@ -248,7 +248,7 @@ def test_neck_and_heads_default_to_integer_spikes_and_keep_firing_after_stock_in
 
 def _mask_rcnn(stage4_stride, rpn_strides, roi_strides):
     cfg = get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py').model
-    cfg.type = 'mmsdt.SpikeMaskRCNN'
+    cfg.type = 'mmsdt.StrideCheckedMaskRCNN'
     cfg.backbone = dict(type='mmsdt.ESpikeFormer', arch='2.7m', stage4_stride=stage4_stride)
     cfg.neck = dict(type='FPN', in_channels=[24, 48, 96, 128], out_channels=16, num_outs=5,
                     conv_cfg=SPIKE_CONV)
@@ -281,7 +281,7 @@ def test_stride_mismatch_raises_at_build_time():
 
 def test_retinanet_anchor_strides_are_checked():
     cfg = get_config('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py').model
-    cfg.type = 'mmsdt.SpikeRetinaNet'
+    cfg.type = 'mmsdt.StrideCheckedRetinaNet'
     cfg.backbone = dict(type='mmsdt.ESpikeFormer', arch='2.7m', out_indices=(2, 3, 4))
     cfg.neck = dict(type='FPN', in_channels=[48, 96, 128], out_channels=16, num_outs=5,
                     start_level=0, add_extra_convs='on_input', conv_cfg=SPIKE_CONV)

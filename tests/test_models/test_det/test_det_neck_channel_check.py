@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 def _mask_rcnn(neck_in_channels, arch='2.7m'):
     cfg = get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py').model
-    cfg.type = 'mmsdt.SpikeMaskRCNN'
+    cfg.type = 'mmsdt.StrideCheckedMaskRCNN'
     cfg.backbone = dict(type='mmsdt.ESpikeFormer', arch=arch, stage4_stride=2)
     cfg.neck = dict(type='FPN', in_channels=neck_in_channels, out_channels=16, num_outs=5,
                     conv_cfg=dict(type='mmsdt.SpikeConv2d'))

@@ -121,7 +121,7 @@ def test_stock_mmseg_fpn_with_spiking_convs_train_equals_eval_and_spike_driven()
 
 def _segmentor(feature_strides):
     return MODELS.build(dict(
-        type='mmsdt.SpikeEncoderDecoder',
+        type='mmsdt.StrideCheckedEncoderDecoder',
         backbone=dict(type='mmsdt.ESpikeFormer', arch='2.7m', out_indices=(1, 2, 3, 4)),
         neck=dict(type='FPN', in_channels=[24, 48, 96, 128], out_channels=16, num_outs=4,
                   conv_cfg=SPIKE_CONV),

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 def _segmentor(neck_in_channels):
     return MODELS.build(dict(
-        type='mmsdt.SpikeEncoderDecoder',
+        type='mmsdt.StrideCheckedEncoderDecoder',
         backbone=dict(type='mmsdt.ESpikeFormer', arch='2.7m', out_indices=(1, 2, 3, 4)),
         neck=dict(type='FPN', in_channels=neck_in_channels, out_channels=16, num_outs=4,
                   conv_cfg=dict(type='mmsdt.SpikeConv2d')),
