@@ -15,13 +15,10 @@ a one-line summary is printed and ``summary.json`` written to the work dir.
 import argparse
 import glob
 import json
-import logging
 import os
 import os.path as osp
-import re
 import sys
 import time
-import warnings
 from typing import List, Optional
 
 TASKS = {
@@ -37,51 +34,6 @@ TASKS = {
         data_root='data/toy_cls32', work_dir='work_dirs/toy_gac'),
 }
 NUM_VIS = dict(det=6, seg=6, cls=24, gac=24)  # images drawn by default
-
-# Known-harmless third-party warnings, hidden from this tool's output only (never globally):
-# (message regex, category, regex of the module the warning is attributed to).
-KNOWN_HARMLESS_WARNINGS = (
-    # mmengine imports pkg_resources and reloads it in every ``is_installed`` call
-    (r'pkg_resources is deprecated as an API', UserWarning,
-     r'(mmengine\.utils\.package_utils|importlib)\Z'),
-    # the toy seg config keeps mmseg's default (mean over all pixels, ignored ones too)
-    (r'Default ``avg_non_ignore`` is False', UserWarning, r'mmseg\.models\.losses\.'
-     r'cross_entropy_loss\Z'),
-    # stock mmseg decode heads build their losses through the deprecated helper
-    (r'``build_loss`` would be deprecated soon', UserWarning, r'mmseg\.models\.builder\Z'),
-    # a predicted box / mask polygon that reaches past the image border is drawn clipped
-    (r'Warning: The (bbox|polygon) is out of bounds', UserWarning,
-     r'mmengine\.visualization\.visualizer\Z'),
-    # the Inferencers build the config's visualizer without a save_dir (they draw to out_dir)
-    (r"Failed to add <class 'mmengine\.visualization\.vis_backend\.LocalVisBackend'>, "
-     r'please provide the `save_dir` argument', UserWarning,
-     r'mmengine\.visualization\.visualizer\Z'),
-)
-# The same for warnings that mmengine logs (MMLogger) instead of raising: message regexes.
-KNOWN_HARMLESS_LOG_WARNINGS = (
-    # mmdet / mmseg have no "function" registry; the Inferencers fall back to mmengine's
-    r'Failed to search registry with scope "(mmdet|mmseg)" in the "function" registry tree',
-    # mmengine's own CheckpointHook uses its deprecated FileClient
-    r'"FileClient" will be deprecated in future',
-    r'"HardDiskBackend" is the alias of "LocalBackend"',
-)
-
-
-def hide_known_warnings() -> None:
-    """Ignore :data:`KNOWN_HARMLESS_WARNINGS` in this process (call before importing them)."""
-    for message, category, module in KNOWN_HARMLESS_WARNINGS:
-        warnings.filterwarnings('ignore', message=message, category=category, module=module)
-
-
-class HideKnownLogWarnings(logging.Filter):
-    """A logger filter that drops the WARNING records of :data:`KNOWN_HARMLESS_LOG_WARNINGS`."""
-
-    patterns = [re.compile(p) for p in KNOWN_HARMLESS_LOG_WARNINGS]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.WARNING
-                    and any(p.match(record.getMessage()) for p in self.patterns))
-
 
 def step(i: int, n: int, text: str) -> None:
     print(f'[{i}/{n}] {text}', flush=True)
@@ -135,12 +87,10 @@ def draw(task: str, config: str, ckpt: str, data_root: str, out_dir: str, num: i
 def draw_classification(config: str, ckpt: str, data_root: str, out_dir: str, num: int) -> str:
     """A grid of ``num`` val images (taken evenly over the classes) with the predicted class
     and score (green when right, red when wrong) and the true class; returns the PNG path."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
     import mmcv
 
     from mmsdt.apis import build_inferencer, predict_images
+    from mmsdt.visualization import draw_image_grid
     classes = sorted(d for d in os.listdir(osp.join(data_root, 'val'))
                      if osp.isdir(osp.join(data_root, 'val', d)))
     per_class = [sorted(glob.glob(osp.join(data_root, 'val', c, '*'))) for c in classes]
@@ -148,27 +98,18 @@ def draw_classification(config: str, ckpt: str, data_root: str, out_dir: str, nu
               if i < len(files)][:num]
     inferencer = build_inferencer(config, weights=ckpt, classes=classes)
     samples = predict_images(inferencer, [p for p, _ in picked], batch_size=32)
-    cols = min(8, len(picked))
-    rows = -(-len(picked) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis('off')
-    for ax, (path, truth), sample in zip(axes.flat, picked, samples):
-        label = int(sample.pred_score.argmax())
-        ax.imshow(mmcv.imread(path, channel_order='rgb'))
-        ax.set_title(f'{classes[label]} {float(sample.pred_score[label]):.2f}\n'
-                     f'(true: {truth})', fontsize=7,
-                     color='green' if classes[label] == truth else 'red')
-    fig.suptitle('toy val: predicted class, score (true class)', fontsize=9)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    target = osp.join(out_dir, 'val_predictions.png')
-    fig.savefig(target, dpi=120)
-    plt.close(fig)
-    return target
+    labels = [int(sample.pred_score.argmax()) for sample in samples]
+    captions = [f'{classes[label]} {float(sample.pred_score[label]):.2f}\n(true: {truth})'
+                for label, sample, (_, truth) in zip(labels, samples, picked)]
+    return draw_image_grid(
+        osp.join(out_dir, 'val_predictions.png'),
+        [mmcv.imread(path, channel_order='rgb') for path, _ in picked], captions,
+        [classes[label] == truth for label, (_, truth) in zip(labels, picked)],
+        'toy val: predicted class, score (true class)')
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from mmsdt.utils.quiet import hide_known_warnings
     hide_known_warnings()
     from mmengine.config import Config, DictAction
     from mmengine.model import is_model_wrapper
@@ -207,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     step(2, n, f'training {osp.basename(config)} for {cfg.train_cfg.max_iters} iterations '
          f'(batch {cfg.train_dataloader.batch_size}); log and checkpoints in {work_dir}')
     runner = build_runner(cfg)
-    runner.logger.addFilter(HideKnownLogWarnings())  # the current MMLogger from here on
+    hide_known_warnings(runner.logger)  # the current MMLogger from here on
     t_train = time.time()
     runner.train()
     t_train = time.time() - t_train

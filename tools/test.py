@@ -17,6 +17,7 @@ from mmengine.model import is_model_wrapper
 from mmsdt.utils import load_model_checkpoint
 from mmsdt.utils.launch import (add_common_args, build_runner, finish_distributed,
                                 load_tool_config)
+from mmsdt.utils.quiet import hide_known_warnings
 
 
 def parse_args(argv=None):
@@ -33,6 +34,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> None:
+    hide_known_warnings()
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
@@ -57,6 +59,7 @@ def main(argv=None) -> None:
             else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
     runner = build_runner(cfg)
+    hide_known_warnings(runner.logger)
     # mmengine's load_from only warns about missing / unexpected / resized keys and would
     # evaluate a partly random model: load strictly first (the runner then loads the same
     # file again, so its hooks, e.g. EMA, see it as usual)

@@ -27,6 +27,7 @@ from mmengine.config import Config
 
 from mmsdt.utils.launch import (add_common_args, build_runner, finish_distributed,
                                 load_tool_config)
+from mmsdt.utils.quiet import hide_known_warnings
 
 
 def parse_args(argv=None):
@@ -82,9 +83,12 @@ def build_cfg(args) -> Config:
 
 
 def main(argv=None) -> None:
+    hide_known_warnings()
     args = parse_args(argv)
     cfg = build_cfg(args)
-    build_runner(cfg).train()
+    runner = build_runner(cfg)
+    hide_known_warnings(runner.logger)
+    runner.train()
     finish_distributed()
 
 

@@ -1,4 +1,9 @@
-"""Pictures of spiking statistics (firing rates, energy per layer) written as PNG files."""
-from .charts import draw_layer_bars, group_names, stage_group
+"""Pictures of spiking statistics and predictions written as PNG files (matplotlib's object
+API on Agg canvases; no global backend switch at import)."""
+from .charts import draw_layer_bars, group_names, new_figure, save_figure, stage_group
+from .grids import draw_image_grid
 
-__all__ = ['draw_layer_bars', 'group_names', 'stage_group']
+__all__ = [
+    'draw_layer_bars', 'draw_image_grid', 'group_names', 'new_figure', 'save_figure',
+    'stage_group'
+]

@@ -88,6 +88,8 @@ def run_case(arch: str, size: int, batch: int, repeats: int) -> dict:
 
 
 def main(argv=None) -> int:
+    from mmsdt.utils.quiet import hide_known_warnings
+    hide_known_warnings()
     parser = argparse.ArgumentParser(description='Benchmark ESpikeFormer forward/backward.')
     parser.add_argument('--archs', nargs='+', default=ARCHS)
     parser.add_argument('--repeats', type=int, default=3, help='timed runs after one warm-up')

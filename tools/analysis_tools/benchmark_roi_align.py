@@ -17,6 +17,7 @@ import torch
 from torchvision.ops import roi_align
 
 from mmsdt.ops import sparse_roi_align
+from mmsdt.utils.quiet import hide_known_warnings
 
 CASES = (  # name, (N, C, H, W), RoIs, output size, stride
     ('toy bbox 7x7', (4, 64, 48, 48), 512, 7, 4),
@@ -47,6 +48,7 @@ def _time(fn, feats, repeats):
 
 
 def main(argv=None) -> int:
+    hide_known_warnings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=10)

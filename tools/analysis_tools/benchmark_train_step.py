@@ -74,6 +74,8 @@ def _hook_times(modules: Dict[str, object], totals: Dict[str, float],
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from mmsdt.utils.quiet import hide_known_warnings
+    hide_known_warnings()
     from mmengine.config import DictAction
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -104,6 +106,8 @@ def _benchmark(args, work_dir: str) -> int:
     from mmengine.config import Config
     from mmengine.runner import Runner
 
+    from mmsdt.utils.quiet import hide_known_warnings
+
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = work_dir
@@ -111,6 +115,7 @@ def _benchmark(args, work_dir: str) -> int:
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
     runner = Runner.from_cfg(cfg)
+    hide_known_warnings(runner.logger)
     model = runner.model
     optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
     loader = runner.build_dataloader(cfg.train_dataloader)

@@ -24,7 +24,9 @@ import torch
 from mmengine.utils import track_iter_progress
 
 from mmsdt.apis import build_inferencer, dataset_images, preprocessed_batches
+from mmsdt.datasets.toy import toy_scene
 from mmsdt.snn import ENERGY_PRESETS, MemoryCost, SynapticOpCounter
+from mmsdt.utils.quiet import hide_known_warnings
 from mmsdt.visualization import draw_layer_bars, group_names
 
 
@@ -51,16 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.num_images is not None and args.num_images < 1:
         # an energy per image of zero images is undefined: refuse rather than count one
         parser.error(f'--num-images must be at least 1, got {args.num_images}')
+    if args.shape and min(args.shape) < 32:  # the smallest toy scene
+        parser.error(f'--shape must be at least 32 32, got {args.shape[0]} {args.shape[1]}')
     return args
-
-
-def toy_scene(height: int, width: int):
-    """A deterministic generated scene (textured background and shapes), BGR uint8."""
-    from mmsdt.datasets.toy import image_rng, render_scene
-    if min(height, width) < 32:
-        raise ValueError(f'--shape must be at least 32 x 32, got {height} x {width}')
-    image, _ = render_scene(image_rng(0, 'coco', 'val', 0), height, width)
-    return image
 
 
 def run(inferencer, images) -> None:
@@ -105,6 +100,7 @@ def print_table(report) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    hide_known_warnings()
     args = parse_args(argv)
     e = dict(ENERGY_PRESETS[args.preset])
     e['e_mac'] = args.e_mac if args.e_mac is not None else e['e_mac']
@@ -113,7 +109,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.checkpoint:
         print('no --checkpoint: counting a randomly initialised model', flush=True)
     if args.shape:
-        images, what = [toy_scene(*args.shape)], f'one {args.shape[0]}x{args.shape[1]} toy scene'
+        images = [toy_scene(*args.shape)]
+        what = f'one {args.shape[0]}x{args.shape[1]} toy scene'
     else:
         wanted = 1 if args.num_images is None else args.num_images
         images, available = dataset_images(args.config, wanted)

@@ -24,12 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmsdt.datasets.toy import render_scene
+from mmsdt.datasets.toy import toy_scene
 from mmsdt.models.backbones.e_spikeformer import STAGE_LAYOUT
 from mmsdt.models.backbones.e_spikeformer_converter import (released_state_dict,
                                                              save_released_format)
 from mmsdt.registry import MODELS
 from mmsdt.snn import NeuronStats, SpikeRecorder, verify_spike_driven
+from mmsdt.utils.quiet import hide_known_warnings
+from mmsdt.visualization import draw_layer_bars
 
 IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
@@ -37,12 +39,6 @@ IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 
 def step(i: int, n: int, text: str) -> None:
     print(f'[{i}/{n}] {text}', flush=True)
-
-
-def toy_scene(size: int, seed: int = 0) -> np.ndarray:
-    """An RGB uint8 ``size x size`` toy scene (shapes on a textured background)."""
-    image, _ = render_scene(np.random.default_rng(seed), size, size)
-    return np.ascontiguousarray(image[:, :, ::-1])
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -60,7 +56,8 @@ def calibrate_bn(model: torch.nn.Module, size: int) -> None:
             m.momentum = None  # cumulative average
     model.train()
     with torch.no_grad():
-        model(torch.cat([to_tensor(toy_scene(size // 2, seed)) for seed in (1, 2)]))
+        half = size // 2
+        model(torch.cat([to_tensor(toy_scene(half, half, seed, 'rgb')) for seed in (1, 2)]))
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.momentum = 0.1
@@ -93,25 +90,13 @@ def split_name(name: str) -> Tuple[int, str]:
     return int(stage[len('stage'):]), rest
 
 
-def plot_rates(stats: Dict[str, NeuronStats], path: str) -> None:
-    """Bar chart of every neuron's firing rate, coloured by stage."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+def plot_rates(stats: Dict[str, NeuronStats], path: str) -> str:
+    """Bar chart of every neuron's firing rate, coloured by stage; returns ``path``."""
     split = [split_name(name) for name in stats]
-    rates = [st.firing_rate for st in stats.values()]
-    fig, ax = plt.subplots(figsize=(7, max(4, 0.11 * len(split))))
-    ax.barh(range(len(split)), rates, color=[f'C{k}' for k, _ in split])
-    ax.set_yticks(range(len(split)), [name for _, name in split], fontsize=5)
-    ax.invert_yaxis()
-    ax.set_xlabel('firing rate  E[s] / D')
-    ax.set_title('E-SpikeFormer spike firing rates per neuron (colour = stage)')
-    ax.legend(handles=[Patch(color=f'C{k}', label=f'stage {k}')
-                       for k in range(len(STAGE_LAYOUT))], loc='lower right', fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    return draw_layer_bars(path, [name for _, name in split],
+                           [st.firing_rate for st in stats.values()],
+                           [f'stage {k}' for k, _ in split], 'firing rate  E[s] / D',
+                           'E-SpikeFormer spike firing rates per neuron (colour = stage)')
 
 
 def stage_rows(rec: SpikeRecorder) -> List[dict]:
@@ -126,6 +111,7 @@ def stage_rows(rec: SpikeRecorder) -> List[dict]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    hide_known_warnings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--arch', default='19m')
     parser.add_argument('--checkpoint', help='released ImageNet file or mmengine checkpoint')
@@ -164,7 +150,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f'      {params:,} backbone parameters loaded')
 
     step(3, n, 'preparing the input image')
-    img = load_image(args.image, args.size) if args.image else toy_scene(args.size)
+    if args.image:
+        img = load_image(args.image, args.size)
+    else:
+        img = toy_scene(args.size, args.size, 0, 'rgb')
     x = to_tensor(img)
 
     step(4, n, 'forward in integer mode, then spike-driven (binary spike maps) in lock-step')

@@ -22,9 +22,11 @@ import argparse
 import sys
 
 from mmsdt.apis import inference_image
+from mmsdt.utils.quiet import hide_known_warnings
 
 
 def main(argv=None) -> int:
+    hide_known_warnings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('image', help='image file')
     parser.add_argument('config', help='mmdet, mmseg or mmpretrain config file')

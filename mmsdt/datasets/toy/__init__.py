@@ -2,7 +2,7 @@
 
 * :mod:`.scene` renders a scene: a textured background with 1-5 circles, squares and
   triangles painted in order (later shapes occlude earlier ones), each image from its own
-  seeded generator.
+  seeded generator; :func:`toy_scene` is one such image for tools that need no data set.
 * :mod:`.annotation` turns rendered masks into COCO polygons, boxes and instances and into
   ADE-style label maps.
 * :mod:`.coco` (:func:`generate_toy_coco`) and :mod:`.ade` (:func:`generate_toy_ade`) write
@@ -18,10 +18,10 @@ command-line front end is ``tools/dataset_converters/make_toy_data.py``.
 from .ade import TOY_ADE_CLASSES, generate_toy_ade
 from .cls import TOY_CLS_CLASSES, generate_toy_cls, render_toy_cls_image
 from .coco import TOY_COCO_CLASSES, generate_toy_coco
-from .scene import SHAPE_KINDS, image_rng, render_scene
+from .scene import SHAPE_KINDS, image_rng, render_scene, toy_scene
 
 __all__ = [
     'generate_toy_coco', 'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES',
     'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES', 'render_toy_cls_image',
-    'SHAPE_KINDS', 'image_rng', 'render_scene'
+    'SHAPE_KINDS', 'image_rng', 'render_scene', 'toy_scene'
 ]

@@ -354,3 +354,19 @@ def render_scene(rng: np.random.Generator, height: int, width: int, min_shapes: 
         chosen['border'] = int(rng.integers(2, 4))
         shapes.append(chosen)
     return image, shapes
+
+
+def toy_scene(height: int, width: int, seed: int = 0, channel_order: str = 'bgr') -> np.ndarray:
+    """One generated scene (:func:`render_scene` drawn from ``numpy.random.default_rng(seed)``)
+    as an ``(H, W, 3)`` uint8 array in ``channel_order`` (``'bgr'`` or ``'rgb'``), for tools
+    that need an image without a data set; the same arguments give the same pixels.
+
+    Raises:
+        ValueError: a side under 32 pixels or an unknown channel order.
+    """
+    if min(height, width) < 32:
+        raise ValueError(f'a toy scene needs at least 32 x 32 pixels, got {height} x {width}')
+    if channel_order not in ('bgr', 'rgb'):
+        raise ValueError(f"channel_order must be 'bgr' or 'rgb', got {channel_order!r}")
+    image, _ = render_scene(np.random.default_rng(seed), height, width)
+    return image if channel_order == 'bgr' else np.ascontiguousarray(image[:, :, ::-1])

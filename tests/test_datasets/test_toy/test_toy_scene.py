@@ -1,5 +1,6 @@
 """Scene rendering of the toy data (mmsdt.datasets.toy.scene): shapes, occlusion, scenes."""
 import numpy as np
+import pytest
 
 from mmsdt.datasets.toy import annotation, scene
 
@@ -38,3 +39,17 @@ def test_render_scene_invariants():
         assert stack.max() <= 1  # visible masks never overlap
         assert not any(scene.has_holes(v) for v in vis)
         assert all(s['border'] in (2, 3) for s in shapes)
+
+
+def test_toy_scene_is_one_deterministic_image():
+    bgr = scene.toy_scene(48, 64, seed=3)
+    assert bgr.shape == (48, 64, 3) and bgr.dtype == np.uint8
+    assert np.array_equal(bgr, scene.toy_scene(48, 64, seed=3))
+    assert not np.array_equal(bgr, scene.toy_scene(48, 64, seed=4))
+    assert np.array_equal(scene.toy_scene(48, 64, 3, 'rgb'), bgr[:, :, ::-1])
+    image, _ = scene.render_scene(np.random.default_rng(3), 48, 64)
+    assert np.array_equal(bgr, image)
+    with pytest.raises(ValueError, match='at least 32 x 32'):
+        scene.toy_scene(16, 64)
+    with pytest.raises(ValueError, match='channel_order'):
+        scene.toy_scene(32, 32, channel_order='gray')
