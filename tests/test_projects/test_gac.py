@@ -1,10 +1,10 @@
 """projects/gac: the multi-step LIF, the GAC encoder's invariants (reference gac.md §5),
-exact parameter counts, the official-key converter and a learning step."""
+exact parameter counts and a learning step (the checkpoint converter: test_gac_convert.py)."""
 import pytest
 import torch
 
 from projects.gac.gac import (GatedAttentionEncoder, MSResNet, MultiStepLIF, TimeAveragedClsHead,
-                              convert_gac_encoder, surrogate_grad)
+                              surrogate_grad)
 
 
 def _count(*modules):
@@ -180,36 +180,6 @@ def test_backbone_and_head_shapes_and_a_learning_step(mmpretrain_scope):
     backbone.eval(), head.eval()
     with torch.no_grad():
         assert torch.equal(head(backbone(x)), head(backbone(x)))  # eval is deterministic
-
-
-# ----------------------------------------------------------------------------- converter
-def test_converter_for_official_gac_keys():
-    T, C, k = 4, 64, 4
-    model = MSResNet('cifar18', time_steps=T)
-    official = {
-        'encoding.TA.sharedMLP.0.weight': torch.randn(T // 2, T, 1, 1, 1),
-        'encoding.TA.sharedMLP.2.weight': torch.randn(T, T // 2, 1, 1, 1),
-        'encoding.SCA.sharedMLP.0.weight': torch.randn(C, C, k, k),
-        'encoding.SCA.sharedMLP.2.weight': torch.randn(C, C, k, k),
-        'fc1.weight': torch.randn(10, 512),
-    }
-    converted, rest = convert_gac_encoder(official, dst_prefix='encoder.')
-    assert list(rest) == ['fc1.weight']  # not silently dropped
-    missing, unexpected = model.load_state_dict(converted, strict=False)
-    assert not unexpected
-    assert torch.equal(model.encoder.ta_fc1.weight,
-                       official['encoding.TA.sharedMLP.0.weight'].flatten(1))
-    assert torch.equal(model.encoder.sca_conv2.weight, official['encoding.SCA.sharedMLP.2.weight'])
-    # TA as Linear over pooled [B, T] equals the official 1x1x1 Conv3d over [B, T, 1, 1, 1]
-    pooled = torch.randn(5, T)
-    conv3d = torch.nn.functional.conv3d(pooled[..., None, None, None],
-                                        official['encoding.TA.sharedMLP.0.weight'])
-    torch.testing.assert_close(model.encoder.ta_fc1(pooled), conv3d.flatten(1))
-    with pytest.raises(ValueError, match='not found'):
-        convert_gac_encoder({'fc1.weight': torch.zeros(1)})
-    bad = dict(official, **{'encoding.TA.sharedMLP.0.weight': torch.randn(2, 4)})
-    with pytest.raises(ValueError, match='Conv3d'):
-        convert_gac_encoder(bad)
 
 
 # ----------------------------------------------------------------------------- energy

@@ -2,10 +2,12 @@
 from typing import Optional, Sequence, Union
 
 import torch
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from torch import nn
 
 from mmsdt.registry import MODELS
+from mmsdt.utils import CheckpointError, extract_state_dict, load_checkpoint_file, load_model_state
 from .encoder import GatedAttentionEncoder
 from .lif import build_lif
 
@@ -67,6 +69,10 @@ class MSResNet(BaseModule):
             ``gate='none'`` for direct coding, ``sca_kernel_size``).
         zero_init_residual (bool): zero the second BN of every block (the ImageNet code).
         bn_weight_init (float, optional): initial BN gamma (ImageNet code: 0.5).
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH,
+            prefix='backbone.')`` loads the backbone strictly (e.g. from a file of
+            ``tools/model_converters/gac_to_mmsdt.py``); a missing, unexpected or resized key
+            is an error naming it.
     """
     arch_settings = {
         'cifar18': dict(stem='cifar', stem_channels=64, widths=(128, 256, 512), depths=(3, 3, 2),
@@ -115,6 +121,28 @@ class MSResNet(BaseModule):
             for m in self.modules():
                 if isinstance(m, MSBasicBlock):
                     nn.init.zeros_(m.bn2.weight)
+
+    def init_weights(self) -> None:
+        """Load ``init_cfg=dict(type='Pretrained', ...)`` strictly through mmsdt's safe
+        reader, else the default initialisation."""
+        cfg = self.init_cfg
+        if not (isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'):
+            super().init_weights()
+            return
+        path = cfg.get('checkpoint')
+        if not path:
+            raise ValueError("init_cfg type='Pretrained' needs a 'checkpoint' path")
+        state_dict = extract_state_dict(load_checkpoint_file(path), source=path)
+        prefix = cfg.get('prefix')
+        if prefix:
+            prefix = prefix if prefix.endswith('.') else prefix + '.'
+            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
+                          if k.startswith(prefix)}
+            if not state_dict:
+                raise CheckpointError(f'{path}: no key starts with the prefix {prefix!r}')
+        load_model_state(self, dict(state_dict=state_dict), path,
+                         logger=MMLogger.get_current_instance())
+        self._is_init = True
 
     def forward(self, x: torch.Tensor) -> Sequence[torch.Tensor]:
         x = self.encoder(x)
