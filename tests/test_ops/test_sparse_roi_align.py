@@ -1,7 +1,12 @@
 """SparseRoIAlign against torchvision's roi_align (the op mmcv's RoIAlign calls with
-use_torchvision=True), in float64: values and feature gradients equal up to summation order."""
+use_torchvision=True) and against mmcv's own compiled RoIAlign op (its default), in float64:
+values and feature gradients equal up to summation order."""
+from pathlib import Path
+
 import pytest
 import torch
+from mmcv.ops import RoIAlign as MmcvRoIAlign
+from mmengine.config import Config
 from torchvision.ops import roi_align
 
 from mmsdt.ops import SparseRoIAlign, multi_level_roi_align, sparse_roi_align
@@ -41,6 +46,57 @@ def test_equals_torchvision_in_float64(sampling_ratio, aligned, output_size, cha
     out_grad, = torch.autograd.grad(out, feats, grad)
     torch.testing.assert_close(out_grad, ref_grad, rtol=0, atol=1e-12)
     assert ref.abs().sum() > 0 and ref_grad.abs().sum() > 0  # the samples hit the map
+
+
+REPO = Path(__file__).resolve().parents[2]
+TOY_DET = REPO / 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-720i_toy-coco.py'
+
+
+def _toy_roi_layers():
+    """The box and mask RoI layers of the toy detector, with its FPN strides."""
+    head = Config.fromfile(str(TOY_DET)).model.roi_head
+    return [(name, dict(extractor.roi_layer), extractor.featmap_strides)
+            for name, extractor in (('bbox', head.bbox_roi_extractor),
+                                    ('mask', head.mask_roi_extractor))]
+
+
+def _assert_equals_mmcv(layer_cfg, spatial_scale, seed):
+    """Values and feature gradients of SparseRoIAlign and mmcv's compiled RoIAlign (CPU kernel,
+    float64) for the same arguments, to 1e-12 (the two differ in summation order only)."""
+    args = {k: v for k, v in layer_cfg.items() if k != 'type'}
+    ours = SparseRoIAlign(spatial_scale=spatial_scale, **args)
+    theirs = MmcvRoIAlign(spatial_scale=spatial_scale, **args)
+    assert not theirs.use_torchvision  # mmcv's own op, not torchvision's
+    generator = torch.Generator().manual_seed(seed)
+    feats = torch.randn(3, 5, 24, 31, generator=generator, dtype=torch.float64,
+                        requires_grad=True)
+    # mmcv's kernel refuses a reversed box when aligned (an assertion), torchvision and
+    # SparseRoIAlign give it an empty bin: every other corner case of _rois is kept
+    rois = _rois(40, 3, 24 / spatial_scale, generator)[:-1]
+    ref = theirs(feats, rois)
+    out = ours(feats, rois)
+    assert ref.dtype == out.dtype == torch.float64 and out.shape == ref.shape
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    grad = torch.randn(ref.shape, generator=generator, dtype=torch.float64)
+    ref_grad, = torch.autograd.grad(ref, feats, grad)
+    out_grad, = torch.autograd.grad(out, feats, grad)
+    torch.testing.assert_close(out_grad, ref_grad, rtol=0, atol=1e-12)
+    assert ref.abs().sum() > 0 and ref_grad.abs().sum() > 0  # the samples hit the map
+
+
+@pytest.mark.parametrize('name,layer_cfg,strides', _toy_roi_layers(),
+                         ids=[n for n, _, _ in _toy_roi_layers()])
+def test_equals_mmcv_roi_align_with_the_toy_detector_settings(name, layer_cfg, strides):
+    assert layer_cfg['type'] == 'SparseRoIAlign', name
+    for level, stride in enumerate(strides):
+        _assert_equals_mmcv(layer_cfg, 1 / stride, seed=level)
+
+
+@pytest.mark.parametrize('sampling_ratio', [1, 2])
+@pytest.mark.parametrize('aligned', [True, False])
+def test_equals_mmcv_roi_align_in_float64(sampling_ratio, aligned):
+    layer_cfg = dict(output_size=(14, 9), sampling_ratio=sampling_ratio, aligned=aligned)
+    _assert_equals_mmcv(layer_cfg, 0.25, seed=sampling_ratio + 10 * aligned)
 
 
 def test_float32_close_to_torchvision_and_dtype_kept():
