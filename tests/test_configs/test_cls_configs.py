@@ -56,6 +56,7 @@ def test_config_builds_and_runs_one_forward(path):
 def test_imagenet_recipe_is_the_papers(path):
     cfg = Config.fromfile(path)
     optim = cfg.optim_wrapper
+    # docs/reference_numbers.md: recipe-in1k
     assert optim.optimizer == dict(type='Lamb', lr=4.8e-3, weight_decay=0.05, trust_clip=True)
     assert optim.paramwise_cfg == dict(flat_decay_mult=0.0)  # decay on >= 2-D params only
     assert cfg.auto_scale_lr.base_batch_size == 2048 == 8 * cfg.train_dataloader.batch_size

@@ -82,6 +82,7 @@ def test_cascade_stages_and_schedule():
         [0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067]]
     assert all(h.loss_bbox.type == 'GIoULoss' and h.reg_decoded_bbox for h in heads)
     assert all(h.norm_cfg.type == 'SyncBN' for h in heads)
+    # docs/reference_numbers.md: recipe-coco-3x
     assert cfg.train_cfg.max_epochs == 36
     assert cfg.param_scheduler[1].milestones == [27, 33] and cfg.param_scheduler[1].end == 36
 

@@ -79,6 +79,7 @@ def test_backbone_parameter_counts():
         if arch not in counts:
             counts[arch] = sum(p.numel() for p in ESpikeFormer(arch=arch).parameters())
         assert model['Metadata']['Parameters (backbone)'] == counts[arch], model['Name']
+    # docs/reference_numbers.md: params-2.7m, params-19m
     assert counts['2.7m'] == 2573048 and counts['19m'] == 18626504
 
 

@@ -68,6 +68,7 @@ def test_ade_recipe_and_runtime(path):
     assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.optim_wrapper.optimizer.lr == 1e-3
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys.decode_head.lr_mult == 2.0
     assert [s.type for s in cfg.param_scheduler] == ['LinearLR', 'PolyLR']
+    # docs/reference_numbers.md: recipe-ade
     assert cfg.param_scheduler[1].end == cfg.train_cfg.max_iters == 160000
     assert cfg.train_dataloader.batch_size == 4 and cfg.model.data_preprocessor.size == (512, 512)
     assert cfg.sync_bn == 'torch'

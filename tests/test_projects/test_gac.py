@@ -140,11 +140,13 @@ def test_one_time_step_works():
 
 def test_encoder_parameter_count():
     enc = GatedAttentionEncoder(embed_dims=64, time_steps=4)
+    # docs/reference_numbers.md: gac-encoder
     assert _count(enc) - _count(enc.conv, enc.bn) == 131_088  # 2 C^2 k^2 + 2 T (T // 2)
 
 
 # ----------------------------------------------------------------------------- models
 @pytest.mark.parametrize('arch, T, classes, gate, want', [
+    # docs/reference_numbers.md: gac-cifar18, gac-imagenet
     ('cifar18', 6, 10, 'none', 12_502_090),
     ('cifar18', 6, 10, 'learned', 12_633_198),
     ('imagenet18', 4, 1000, 'learned', 11_824_824),

@@ -53,6 +53,7 @@ def test_config_builds_and_runs(path, mmpretrain_scope):
     else:
         opt = cfg.optim_wrapper.optimizer
         assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.1, 0.9, 5e-5)
+        # docs/reference_numbers.md: recipe-gac-cifar
         assert cfg.train_cfg.max_epochs == 250 and cfg.train_dataloader.batch_size == 64
         assert cfg.model.train_cfg.probs == 0.5
         assert cfg.train_dataloader.dataset.download is False
@@ -64,4 +65,5 @@ def test_cifar_parameter_count_through_the_config(mmpretrain_scope):
     cfg = Config.fromfile(str(path))
     import_modules_from_strings(cfg.custom_imports.imports)
     model = MODELS.build(cfg.model)
+    # docs/reference_numbers.md: gac-cifar18
     assert sum(p.numel() for p in model.parameters()) == 12_633_198

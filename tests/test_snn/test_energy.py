@@ -49,6 +49,7 @@ def test_hand_counted_network():
     assert stem['energy_mJ'] == pytest.approx(18 * 4.6e-9)
     # conv: counts = x in both channels; each count meets (windows covering it) x 3 weights
     assert conv['input'] == 'spikes'
+    # docs/reference_numbers.md: sop-three-layers
     assert conv['sops'] == 3 * 2 * float((X * COVER).sum()) == 480
     assert conv['macs'] == 9 * 3 * 2 * 9  # the ANN count includes the padded taps
     assert conv['mean_count'] == pytest.approx(float(X.sum()) / 9)
@@ -80,6 +81,7 @@ def test_spike_driven_mode_counts_the_same():
 def test_max_value_and_norm_change_the_counts_as_they_must():
     x = X.view(1, 1, 3, 3)
     d2 = {r['name']: r for r in _count(ThreeLayers(dict(max_value=2)), x).layer_rows()}
+    # docs/reference_numbers.md: sop-clamped
     assert d2['conv']['sops'] == 3 * 2 * float((X.clamp(max=2) * COVER).sum())  # 336
     # norm divides what the next layer sees, not the number of spikes it integrates
     n4 = {r['name']: r for r in _count(ThreeLayers(dict(norm=4)), x).layer_rows()}

@@ -39,6 +39,7 @@ def test_grouping_and_errors():
         model(torch.full((2, 2), 2.0))
         groups = rec.grouped(1)
     assert list(groups) == ['0', '1']
+    # docs/reference_numbers.md: recorder-groups
     assert groups['0'].spikes == 16 and groups['1'].spikes == 8
     with pytest.raises(ValueError, match='no MultiSpike'):
         SpikeRecorder(nn.Linear(2, 2))

@@ -134,6 +134,7 @@ def test_layer_scale_keys_may_be_missing(released):
     _, path = released
     model = ESpikeFormer('2.7m', layer_scale_init_value=1.0)
     report = load_backbone_checkpoint(model, path)
+    # docs/reference_numbers.md: layer-scale-keys
     assert sum('layer_scale' in k for k in report.missing_allowed) == 24
     assert torch.all(model.block3[0].layer_scale1 == 1.0)
 

@@ -141,6 +141,7 @@ def test_ade_configs_build_and_infer_whole_and_slide(path):
     cfg = Config.fromfile(path)
     assert cfg.optim_wrapper.optimizer.lr == 1e-3
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys.decode_head.lr_mult == 2.0
+    # docs/reference_numbers.md: recipe-ade
     assert cfg.train_cfg.max_iters == 160000
     model = MODELS.build(cfg.model).eval()
     assert model.feature_strides == (2, 4, 8, 16)
