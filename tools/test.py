@@ -10,6 +10,7 @@ the first offending key. Classification configs report top-1 / top-5 (mmpretrain
 """
 import argparse
 import os.path as osp
+import sys
 
 
 from mmengine.model import is_model_wrapper
@@ -70,6 +71,8 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
+    # the repository root: projects.* named by the configs' custom_imports
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     from mmsdt.utils.private_tempdir import use_private_tempdir
     use_private_tempdir()  # data-loader workers' pymp-* folders go with the run
     main()

@@ -21,6 +21,7 @@ uses the gloo backend.
 """
 import argparse
 import os.path as osp
+import sys
 
 import torch
 from mmengine.config import Config
@@ -93,6 +94,8 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
+    # the repository root: projects.* named by the configs' custom_imports
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     from mmsdt.utils.private_tempdir import use_private_tempdir
     use_private_tempdir()  # data-loader workers' pymp-* folders go with the run
     main()

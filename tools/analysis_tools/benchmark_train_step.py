@@ -241,6 +241,8 @@ def _print_bounds(model, optim_wrapper, batches, step_s: float) -> None:
 
 
 if __name__ == '__main__':
+    # the repository root: projects.* named by the configs' custom_imports
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     from mmsdt.utils.private_tempdir import use_private_tempdir
     use_private_tempdir()  # data-loader workers' pymp-* folders go with the run
     sys.exit(main())

@@ -15,6 +15,7 @@ where integer mode fed it spikes is named and fails the check). Exits with 1 whe
 fails, 0 otherwise.
 """
 import argparse
+import os.path as osp
 import sys
 from typing import List, Optional
 
@@ -85,6 +86,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
+    # the repository root: projects.* named by the configs' custom_imports
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     from mmsdt.utils.private_tempdir import use_private_tempdir
     use_private_tempdir()  # data-loader workers' pymp-* folders go with the run
     sys.exit(main())

@@ -19,6 +19,7 @@ feature stride are resized by the config's test pipeline as usual. Segmentation 
 classification drawings of images whose short side is under 224 px are enlarged.
 """
 import argparse
+import os.path as osp
 import sys
 
 from mmsdt.apis import inference_image
@@ -45,6 +46,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+    # the repository root: projects.* named by the configs' custom_imports
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     from mmsdt.utils.private_tempdir import use_private_tempdir
     use_private_tempdir()  # data-loader workers' pymp-* folders go with the run
     sys.exit(main())
