@@ -1,9 +1,21 @@
-"""Side-by-side speed and memory of mmsdt's ESpikeFormer and the paper's own model (numbers,
-not a test).
+"""Side-by-side speed and memory of mmsdt's ESpikeFormer and the paper's own model, and their
+float64 parity.
 
     python tools/analysis_tools/benchmark_vs_upstream.py --upstream-dir PATH [--arch 19m]
         [--cases train:1024:1 train:512:2 eval:512:1 ...] [--impls upstream mmsdt ...]
         [--out FILE.json]
+    python tools/analysis_tools/benchmark_vs_upstream.py --upstream-dir PATH --parity
+        [--arch 19m] [--size 224] [--batch 2] [--seed 0]
+
+``--parity`` builds the paper's classifier and mmsdt's (ImageClassifier with ESpikeFormer and
+SpikeLinearClsHead), loads the same seeded random weights into both (BN statistics included,
+so the neurons fire; into mmsdt's through the released-file converter), runs both in float64
+on the same input and prints the max absolute difference of every stage output and of the
+logits (:func:`mmsdt.models.backbones.e_spikeformer_parity.compare_with_upstream`). It exits 0
+when every level differs by at most 1e-12 times the largest magnitude of the paper model's
+output at that level (float64 summation-order noise; a real difference moves spike counts and
+shows orders of magnitude above it), else 1; silent or saturated neurons, or a constant level,
+also fail.
 
 ``PATH`` is a local checkout of the paper's repository (BICLab/Spike-Driven-Transformer-V3); the
 script imports ``SDT_V3/Classification/Model_Base/models.py`` from it at run time (same blocks
@@ -23,7 +35,7 @@ fails (out of memory, time limit) is reported as such.
 
 Implementations: ``upstream`` (the paper's model, its own neurons, float32); mmsdt's
 ESpikeFormer in float32 (``mmsdt``: channels-last, the default; ``mmsdt-fp32-contiguous``:
-the layout before it), with bf16 autocast (``mmsdt-bf16``: ``autocast_dtype='bfloat16'``,
+contiguous NCHW), with bf16 autocast (``mmsdt-bf16``: ``autocast_dtype='bfloat16'``,
 mixed precision like ``--amp``) and with gradient checkpointing on top (``mmsdt-bf16-cp``);
 ``mmsdt-unfused`` / ``mmsdt-bf16-unfused`` run with ``MMSDT_FUSED_KERNELS=0`` (the eager
 neuron and BatchNorm instead of :mod:`mmsdt.snn.fused`'s compiled kernels). The first step
@@ -60,7 +72,7 @@ TRAIN_FORMS = {
     'mmsdt': {},
     'mmsdt-bf16': dict(autocast_dtype='bfloat16'),
     'mmsdt-bf16-cp': dict(autocast_dtype='bfloat16', with_cp=True),
-    'mmsdt-fp32-contiguous': dict(channels_last=False),  # the layout before channels-last
+    'mmsdt-fp32-contiguous': dict(channels_last=False),  # contiguous NCHW layout
     # '-unfused': with MMSDT_FUSED_KERNELS=0, the eager neuron and BN
     'mmsdt-unfused': {},
     'mmsdt-bf16-unfused': dict(autocast_dtype='bfloat16'),
@@ -97,6 +109,18 @@ def load_upstream(upstream_dir: str, arch: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, UPSTREAM_FACTORY[arch])()
+
+
+def parity(upstream_dir: str, arch: str, size: int, batch: int, seed: int) -> int:
+    """Run the float64 parity check and print its table; 0 when it passes, else 1."""
+    from mmsdt.models.backbones.e_spikeformer_parity import compare_with_upstream
+    report = compare_with_upstream(load_upstream(upstream_dir, arch), size=size, batch=batch,
+                                   seed=seed, source=f'random weights (seed {seed})')
+    print(f'{arch} ({UPSTREAM_FACTORY[arch]}), float64, input {batch}x3x{size}x{size}, '
+          f'seed {seed}')
+    for line in report.lines():
+        print(line)
+    return 0 if report.passed else 1
 
 
 def build(impl: str, arch: str, upstream_dir: str, mode: str, example):
@@ -180,6 +204,12 @@ def main(argv=None) -> int:
                         'out of memory instead of meeting the kernel OOM killer); default 85 %% '
                         'of the machine memory')
     parser.add_argument('--out', default='work_dirs/benchmark_vs_upstream.json')
+    parser.add_argument('--parity', action='store_true',
+                        help='compare outputs in float64 instead of timing (needs '
+                        '--upstream-dir); exit 1 when they differ')
+    parser.add_argument('--size', type=int, default=224, help='--parity: input side')
+    parser.add_argument('--batch', type=int, default=2, help='--parity: images')
+    parser.add_argument('--seed', type=int, default=0, help='--parity: weights and input')
     parser.add_argument('--case', help=argparse.SUPPRESS)  # child: impl,arch,mode,size,batch
     args = parser.parse_args(argv)
     if args.case:
@@ -189,6 +219,12 @@ def main(argv=None) -> int:
         print(json.dumps(run_case(impl, arch, mode, int(size), int(batch), args.repeats,
                                   args.upstream_dir)))
         return 0
+    if args.parity:
+        if not args.upstream_dir:
+            parser.error('--parity needs --upstream-dir (a checkout of the paper repository)')
+        import torch
+        torch.set_num_threads(args.threads)
+        return parity(args.upstream_dir, args.arch, args.size, args.batch, args.seed)
 
     cases = []
     for text in args.cases:
