@@ -9,7 +9,7 @@ Layout: time first, ``[T, B, ...]``. Update (both official variants reduce to it
 The reset spike is detached or not (``detach_reset``). The Heaviside step has a surrogate
 gradient: ``'triangle'`` ``(1 / w^2) * max(0, w - |u - V_th|)`` (the CIFAR code's ZIF, w = gamma)
 or ``'rectangle'`` ``1 if |u - V_th| < w else 0`` (the ImageNet code's ActFun, height 1, w =
-lens). spikingjelly 2.x was not used: its LIF divides the input by tau unless
+lens). spikingjelly 2.x is not used: its LIF divides the input by tau unless
 ``decay_input=False`` and its surrogates are parameterised differently (sigmoid / atan families,
 a triangle of fixed height), so both presets would need wrappers anyway, and it would be one
 more pinned package for ~40 lines.

@@ -2,8 +2,8 @@
 # 3-3-2 blocks) at 1/8 width (stem 8, stages 16 / 32 / 64 channels; the full width takes
 # ~2.2 s per step of 32 images on 2 cores, 1/8 takes 0.33 s), T = 4, CIFAR LIF preset, trained
 # from scratch on the toy classification set at 32x32 (6 classes, 500 training images each)
-# for 1400 iterations of 32 images on CPU. AdamW 3e-3 (the official SGD 0.1 learnt too slowly
-# for this budget: 0.81 top-1 after 1000 steps, training loss still 0.5; README), 50 warm-up
+# for 1400 iterations of 32 images on CPU. AdamW 3e-3 (the official SGD 0.1 learns too slowly
+# at this budget: 0.81 top-1 after 1000 steps, training loss still 0.5; README), 50 warm-up
 # steps, cosine per iteration; no CutMix (too few steps for it to pay).
 _base_ = [
     '../../../../configs/_base_/datasets/toy_cls_64x64.py',
