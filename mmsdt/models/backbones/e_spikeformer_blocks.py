@@ -5,7 +5,6 @@ Every residual adds real-valued tensors; spikes are taken at the start of each b
 :func:`mmsdt.snn.spike_matmul`, so the blocks also run in spike-driven mode. Attribute names
 follow the released checkpoints (reference §2.4) so their state dicts load key for key.
 """
-import contextlib
 from typing import Optional
 
 import torch
@@ -14,6 +13,7 @@ from torch import nn
 
 from mmsdt.snn import MultiSpike, spike_layout, spike_linear, spike_matmul
 from mmsdt.snn.fused import batch_norm
+from ..precision import autocast_disabled, cpu_autocast_active
 
 
 def _spike(spike_cfg: dict) -> MultiSpike:
@@ -26,10 +26,6 @@ def _conv_bn(in_ch: int, out_ch: int, kernel: int = 1, padding: int = 0, groups:
     return nn.Sequential(
         nn.Conv2d(in_ch, out_ch, kernel, padding=padding, groups=groups, bias=bias),
         nn.BatchNorm2d(out_ch))
-
-
-def _cpu_autocast(x: torch.Tensor) -> bool:
-    return x.device.type == 'cpu' and torch.is_autocast_enabled('cpu')
 
 
 class SpikeDownsample(nn.Module):
@@ -76,9 +72,9 @@ class SepConvSpike(nn.Module):
         h = spike_linear(self.pwconv1[0], self.spike1(x))
         # under CPU autocast the depthwise conv runs in float32: oneDNN's bf16 depthwise 7x7
         # kernels are about 2x slower
-        fp32 = _cpu_autocast(x)
+        fp32 = cpu_autocast_active(x)
         s = self.spike2.after_norm(h, self.pwconv1[1], dtype=torch.float32 if fp32 else None)
-        with torch.autocast('cpu', enabled=False) if fp32 else contextlib.nullcontext():
+        with autocast_disabled(x, fp32):
             h = spike_linear(self.dwconv[0], s)
         h = spike_linear(self.pwconv2[0], self.spike3.after_norm(h, self.dwconv[1]))
         return batch_norm(h, self.pwconv2[1])

@@ -10,6 +10,7 @@ from mmsdt.snn import fused
 from mmsdt.snn.fused import use_fused_kernels
 
 ARCHS = ['2.7m', '5.1m', '10m', '19m']
+# docs/reference_numbers.md: params-2.7m, params-5.1m, params-10m, params-19m
 PARAMS_WITH_HEAD = [2_702_048, 5_105_608, 10_023_112, 18_987_504]
 PARAMS_NO_HEAD = [2_573_048, 4_912_608, 9_782_112, 18_626_504]
 
@@ -43,6 +44,7 @@ def test_state_dict_keys_are_the_released_ones():
     no key."""
     model = ESpikeFormer('19m')
     keys = list(model.state_dict())
+    # docs/reference_numbers.md: keys-19m
     assert len(keys) == 603 and sum(k.endswith('num_batches_tracked') for k in keys) == 97
     assert not [k for k in keys if 'spike' in k]
     assert isinstance(model.block3[0].attn.input_spike, MultiSpike)
@@ -120,6 +122,7 @@ def test_stem_stride_for_small_images():
 
 def test_layer_depth_orders_stem_blocks_and_head():
     model = ESpikeFormer('2.7m')
+    # docs/reference_numbers.md: layers
     assert model.num_layers == 13  # stem + 1 + 1 + 2 + 6 + 2 blocks
     depth = model.get_layer_depth
     assert depth('downsample1_1.encode_conv.weight') == (0, 14)
@@ -256,6 +259,7 @@ def test_layer_scale_is_optional():
     assert not any('layer_scale' in k for k in plain.state_dict())
     scaled = ESpikeFormer('2.7m', layer_scale_init_value=1e-6)
     keys = [k for k in scaled.state_dict() if 'layer_scale' in k]
+    # docs/reference_numbers.md: layer-scale-keys
     assert len(keys) == 24 and 'block3.0.layer_scale1' in keys
 
 
