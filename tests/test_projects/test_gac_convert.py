@@ -104,7 +104,8 @@ def official_state_dict(layout, arch, gac=True, T=6, num_classes=10, seed=0):
     ('imagenet', 'imagenet18', True, 134), ('imagenet', 'imagenet34', True, 230),
 ])
 def test_synthetic_files_have_the_official_key_counts(layout, arch, gac, want):
-    """The official models' state_dict() lengths (docs/reference_numbers.md)."""
+    """The official models' state_dict() lengths."""
+    # docs/reference_numbers.md: gac-official-keys
     assert len(official_state_dict(layout, arch, gac, T=6 if layout == 'cifar' else 4)) == want
 
 
