@@ -22,9 +22,8 @@ class SpikeLinearClsHead(LinearClsHead):
     (:func:`~mmsdt.snn.as_spiking`), so the parameter names stay ``fc.weight`` /
     ``fc.bias`` (what ``tools/model_converters/sdtv3_to_mmsdt.py`` writes under ``head.``),
     the stock ``init_cfg`` (Normal on ``Linear`` layers) initialises it, and the stock
-    ``forward`` / ``pre_logits`` / losses run unchanged. It is the same layer class as the
-    ``head`` of ``ESpikeFormer(num_classes=...)``, so with equal weights and ``spike_cfg``
-    both give the same logits.
+    ``forward`` / ``pre_logits`` / losses run unchanged. It is mmsdt's one classification
+    head: the backbone has none (``ESpikeFormer(num_classes=...)`` is an error naming it).
 
     Args:
         num_classes (int): number of categories.
