@@ -29,11 +29,11 @@ def _scope(name):
 
 @pytest.fixture
 def fuse_small_tensors(monkeypatch):
-    """Let the fused training kernels (mmsdt.snn.fused) run on the tests' small tensors too
-    (by default tensors under MIN_FUSED_NUMEL elements take the eager path, which is faster
-    there)."""
-    from mmsdt.snn import fused
-    monkeypatch.setattr(fused, 'MIN_FUSED_NUMEL', 1)
+    """Let the fused training kernels (mmsdt.snn.kernels.fused_bn_spike) run on the tests'
+    small tensors too (by default tensors under MIN_FUSED_NUMEL elements take the eager path,
+    which is faster there)."""
+    from mmsdt.snn.kernels import fused_bn_spike
+    monkeypatch.setattr(fused_bn_spike, 'MIN_FUSED_NUMEL', 1)
 
 
 @pytest.fixture

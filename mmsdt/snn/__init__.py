@@ -3,11 +3,10 @@ recording.
 
 Nothing here imports an OpenMMLab package.
 """
-from .compact import compact_spike_storage
 from .energy import (ENERGY_PRESETS, EnergyReport, LayerOps, MemoryCost, SynapticOpCounter,
                      module_group)
 from .fold import fold_bn
-from .fused import use_fused_kernels
+from .kernels import compact_spike_storage, use_fused_kernels
 from .layers import (SpikeConv2d, SpikeConvTranspose2d, SpikeLinear, as_spiking,
                      integer_spike_cfg)
 from .neuron import MultiSpike, quantize_spike_count

@@ -7,84 +7,23 @@ The word *T* is reserved for real time steps and never used here.
 
 Training and evaluation run the same forward code. The backward pass is a straight-through
 estimator: ``dL/du = dL/dy / norm`` inside ``[0, D]`` and zero outside; only a bit-packed mask
-(one bit per element) is kept for it, never the float input.
+(one bit per element) is kept for it, never the float input. The rounding and the
+straight-through rule live in :mod:`mmsdt.snn.spike_rule`, shared with the compiled training
+kernels of :mod:`mmsdt.snn.kernels`.
 """
-import sys
 from typing import Optional
 
 import torch
 from torch import nn
 
-from .compact import register_spike_output
-from .fused import can_fuse, can_fuse_norm, fused_bn_spike, fused_spike
+from .kernels.bitpack import pack_mask, unpack_mask
+from .kernels.compact_storage import register_spike_output
+from .kernels.fused_bn_spike import can_fuse, can_fuse_norm, fused_bn_spike, fused_spike
+from .spike_rule import (ROUNDING_MODES, check_rounding, quantize_spike_count, round_counts,
+                         straight_through_grad, straight_through_mask)
 from .spike_train import SpikeTrain
 
-ROUNDING_MODES = ('half_even', 'half_up')
-
-
-def quantize_spike_count(u: torch.Tensor, max_value: int, rounding: str) -> torch.Tensor:
-    """Integer spike count ``round(clamp(u, 0, max_value))`` in the dtype of ``u``.
-
-    Args:
-        u: membrane potential, any shape and floating dtype.
-        max_value: D, the largest spike count.
-        rounding: ``'half_even'`` (``torch.round``; 0.5 -> 0, 2.5 -> 2, what the released
-            Base/detection/segmentation checkpoints were trained with) or ``'half_up'``
-            (``floor(u + 0.5)``; 0.5 -> 1, the upstream Large models).
-    """
-    return _round_counts(u.clamp(0, max_value), rounding)
-
-
-def _round_counts(clamped: torch.Tensor, rounding: str) -> torch.Tensor:
-    if rounding == 'half_even':
-        return torch.round(clamped)
-    return torch.floor(clamped + 0.5)
-
-
-# Bit packing with 64-bit word arithmetic: 8 mask bytes (0/1) are one little-endian int64
-# word; multiplying by _PACK moves the 0/1 of byte i to bit 56 + i (no carries), and
-# spreading a byte over 8 bytes (x _SPREAD) then selecting bit i of byte i (& _SELECT)
-# inverts it. Pack + unpack of a 4x96x128x128 mask: 26 ms, vs 47 ms with a per-element
-# weighted sum (_pack_reference, used on big-endian machines; 2 cores).
-_PACK = 0x0102040810204080
-_SPREAD = 0x0101010101010101
-_SELECT = 0x8040201008040201 - (1 << 64)  # as a signed int64
-_LITTLE_ENDIAN = sys.byteorder == 'little'
-_BIT_WEIGHTS = (1, 2, 4, 8, 16, 32, 64, 128)
-
-
-def _pack_reference(flat: torch.Tensor) -> torch.Tensor:
-    """Per-element weighted sum (any byte order); ``flat`` is a 1-D bool tensor, len % 8 == 0."""
-    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=flat.device)
-    return (flat.view(-1, 8).to(torch.uint8) * weights).sum(1, dtype=torch.uint8)
-
-
-def _unpack_reference(packed: torch.Tensor) -> torch.Tensor:
-    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.device)
-    return ((packed.unsqueeze(1) & weights) != 0).reshape(-1)
-
-
-def pack_mask(mask: torch.Tensor) -> torch.Tensor:
-    """Pack a bool tensor into uint8 bytes, 8 elements per byte (element i of each group of
-    8 is bit i; row-major order)."""
-    flat = mask.reshape(-1)
-    pad = (-flat.numel()) % 8
-    if pad:
-        flat = torch.cat([flat, flat.new_zeros(pad)])
-    if not _LITTLE_ENDIAN:
-        return _pack_reference(flat)
-    if flat.storage_offset() % 8:  # int64 views need 8-byte aligned storage
-        flat = flat.clone()
-    words = flat.view(torch.uint8).view(torch.int64)
-    return ((words * _PACK) >> 56).to(torch.uint8)
-
-
-def unpack_mask(packed: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Inverse of :func:`pack_mask`: a bool tensor of ``shape``."""
-    if not _LITTLE_ENDIAN:
-        return _unpack_reference(packed)[:shape.numel()].view(shape)
-    bytes_ = ((packed.to(torch.int64) * _SPREAD) & _SELECT).view(torch.uint8)
-    return (bytes_[:shape.numel()] != 0).view(shape)
+__all__ = ['MultiSpike', 'quantize_spike_count', 'ROUNDING_MODES']
 
 
 # Straight-through masks of fewer elements than this are saved as bool tensors: packing and
@@ -99,24 +38,21 @@ class _MultiSpikeFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, max_value, norm, rounding, include_boundary):
         clamped = u.clamp(0, max_value)
-        if include_boundary:
-            mask = clamped == u  # u in [0, D] (False for NaN)
-        else:
-            mask = (u > 0) & (u < max_value)
+        mask = straight_through_mask(u, clamped, max_value, include_boundary)
         # One bit per element instead of the float input (32x smaller for fp32).
         ctx.save_for_backward(pack_mask(mask) if mask.numel() >= MIN_PACKED_MASK_NUMEL
                               else mask)
         ctx.shape = u.shape
         ctx.norm = norm
-        out = _round_counts(clamped, rounding)
+        out = round_counts(clamped, rounding)
         return out if norm == 1 else out.div_(norm)
 
     @staticmethod
     def backward(ctx, grad_out):
         (saved, ) = ctx.saved_tensors
         mask = saved if saved.dtype == torch.bool else unpack_mask(saved, ctx.shape)
-        grad = grad_out.mul(mask)
-        return grad if ctx.norm == 1 else grad.div_(ctx.norm), None, None, None, None
+        grad = straight_through_grad(grad_out, mask, None if ctx.norm == 1 else ctx.norm)
+        return grad, None, None, None, None
 
 
 class MultiSpike(nn.Module):
@@ -151,8 +87,7 @@ class MultiSpike(nn.Module):
         super().__init__()
         if int(max_value) != max_value or max_value < 1:
             raise ValueError(f'max_value (D) must be a positive integer, got {max_value!r}')
-        if rounding not in ROUNDING_MODES:
-            raise ValueError(f'rounding must be one of {ROUNDING_MODES}, got {rounding!r}')
+        check_rounding(rounding)
         norm = float(max_value if norm is None else norm)
         if norm <= 0:
             raise ValueError(f'norm must be positive, got {norm!r}')
@@ -181,7 +116,7 @@ class MultiSpike(nn.Module):
         """``self(norm_layer(x))``: the spikes of a normalised potential.
 
         In training on CPU a plain BatchNorm and this neuron run as one fused kernel
-        (:mod:`mmsdt.snn.fused`; same values, one memory pass instead of about ten); otherwise
+        (:mod:`mmsdt.snn.kernels.fused_bn_spike`; same values, one memory pass instead of about ten); otherwise
         the two modules are called as usual (hooks, SyncBN, spike-driven mode, GPU).
 
         Args:
@@ -210,8 +145,7 @@ class MultiSpike(nn.Module):
             out = _MultiSpikeFunction.apply(u, self.max_value, self.norm, self.rounding,
                                             self.include_boundary)
         else:  # nothing to differentiate: the same clamp / round / divide, without the mask
-            out = u.clamp(0, self.max_value)
-            out = out.round_() if self.rounding == 'half_even' else out.add_(0.5).floor_()
+            out = round_counts(u.clamp(0, self.max_value), self.rounding, inplace=True)
             if self.norm != 1:
                 out = out.div_(self.norm)
         if torch.is_grad_enabled():  # a later layer may save it for backward

@@ -1,4 +1,5 @@
-"""The fused training kernels (mmsdt.snn.fused) against the unfused modules, in float64."""
+"""The fused training kernels (mmsdt.snn.kernels.fused_bn_spike) against the unfused modules,
+in float64."""
 import copy
 import warnings
 
@@ -7,9 +8,9 @@ import torch
 from torch import nn
 
 from mmsdt.snn import MultiSpike, SpikeRecorder, compact_spike_storage, spike_driven
-from mmsdt.snn import fused
-from mmsdt.snn.fused import (batch_norm, can_fuse, can_fuse_batch_norm, can_fuse_norm,
-                             codes_to_spikes, use_fused_kernels)
+from mmsdt.snn.kernels import fused_bn_spike as fused
+from mmsdt.snn.kernels.fused_bn_spike import (batch_norm, can_fuse, can_fuse_batch_norm,
+                                              can_fuse_norm, codes_to_spikes, use_fused_kernels)
 
 pytestmark = pytest.mark.usefixtures('fuse_small_tensors')
 
@@ -237,7 +238,7 @@ def test_batch_of_one_value_per_channel_keeps_bn_error():
 
 
 def test_compact_storage_saves_the_code_of_fused_spikes(monkeypatch):
-    from mmsdt.snn import compact
+    from mmsdt.snn.kernels import compact_storage as compact
     torch.manual_seed(0)
     conv = nn.Conv2d(4, 5, 3, padding=1).double()
     bn, spike = _randomised_bn(nn.BatchNorm2d, 4), MultiSpike()
@@ -306,3 +307,105 @@ def test_errors_of_the_inputs_are_not_taken_for_compiler_failures(monkeypatch):
     with pytest.raises(RuntimeError):
         fused._run(fused._codes_to_spikes, ('bad', ), torch.zeros(3), 1.0, 'not a dtype')
     assert fused.compile_failure() is None
+
+
+# ---------------------------------------------------------------------------- compiled, really
+# The tests above pass on the eager fallback too (same functions, same values). These check
+# that the default training path runs the *compiled* kernels wherever inductor can compile.
+DEFAULT_MIN_FUSED_NUMEL = fused.MIN_FUSED_NUMEL  # read before any fixture lowers it
+ALL_KERNELS = ('spike_forward', 'spike_backward', 'bn_forward', 'bn_backward',
+               'bn_spike_forward', 'bn_spike_backward', 'codes_to_spikes')
+
+
+def _inductor_error():
+    """Why inductor cannot compile a trivial function on this machine, or None."""
+    try:
+        double = torch.compile(lambda t: t * 2 + 1, backend='inductor', fullgraph=True,
+                               dynamic=True)
+        if not torch.equal(double(torch.arange(8.)), torch.arange(8.) * 2 + 1):
+            return 'a compiled trivial function returned wrong values'
+    except Exception as err:  # the compiler's own error, shown as the skip reason
+        return f'{type(err).__name__}: {err}'.split('\n')[0]
+    return None
+
+
+@pytest.fixture(scope='module')
+def inductor_works():
+    """Skip (with the compiler's error) only where inductor itself cannot compile."""
+    error = _inductor_error()
+    if error is not None:
+        pytest.skip(f'torch.compile (inductor) cannot compile on this machine: {error}')
+
+
+def _training_step():
+    """A training step of the default path at the default size threshold: BN + neuron, conv,
+    BN alone, neuron, with compact spike storage (the conv's saved spikes are the neuron's
+    code), forward and backward, float32."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+    bn1, bn2, spike = nn.BatchNorm2d(8), nn.BatchNorm2d(8), MultiSpike()
+    x = torch.randn(2, 8, 128, 128) * 2
+    assert x.numel() >= fused.MIN_FUSED_NUMEL == DEFAULT_MIN_FUSED_NUMEL
+    with compact_spike_storage():
+        hidden = conv(spike.after_norm(x, bn1))
+        out = spike(batch_norm(hidden, bn2) + 0.5)
+    out.square().sum().backward()
+    assert conv.weight.grad.abs().sum() > 0 and bn1.weight.grad.abs().sum() > 0
+
+
+def _assert_every_kernel_ran_compiled(step):
+    """Run ``step`` with the fused kernels on; fail if any kernel fell back to eager torch (a
+    fallback warning, a recorded compile failure, an eager call) or never ran compiled."""
+    before = fused.kernel_calls()
+    with use_fused_kernels(True), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        step()
+    after = fused.kernel_calls()
+    fallbacks = [str(w.message) for w in caught if 'could not be compiled' in str(w.message)]
+    assert not fallbacks, f'fallback warning: {fallbacks}'
+    assert fused.compile_failure() is None, f'compile failure: {fused.compile_failure()}'
+    ran = {
+        name: {how: after.get(name, {}).get(how, 0) - before.get(name, {}).get(how, 0)
+               for how in ('compiled', 'eager')}
+        for name in ALL_KERNELS
+    }
+    eager = {name: n['eager'] for name, n in ran.items() if n['eager']}
+    assert not eager, f'eager calls of fused kernels: {eager}'
+    missing = [name for name, n in ran.items() if not n['compiled']]
+    assert not missing, f'kernels that did not run compiled: {missing}'
+
+
+def test_default_training_path_runs_every_kernel_compiled(inductor_works, monkeypatch):
+    monkeypatch.setattr(fused, 'MIN_FUSED_NUMEL', DEFAULT_MIN_FUSED_NUMEL)
+    _assert_every_kernel_ran_compiled(_training_step)
+
+
+def _broken_compile(fn, **kwargs):
+
+    def run(*args):
+        raise RuntimeError('no C++ compiler')
+
+    return run
+
+
+@pytest.mark.parametrize('fallback, message', [
+    ('compiler_fails', 'fallback warning'),  # this process's first compile fails
+    ('failed_earlier', 'compile failure'),  # an earlier failure made the kernels eager
+    ('not_compiled', 'eager calls'),  # the kernels silently not compiled
+    ('not_fused', 'did not run compiled'),  # the training path skipped the kernels
+])
+def test_the_compiled_path_check_fails_on_a_fallback(monkeypatch, fallback, message):
+    """The check above catches each way of ending up on the eager fallback."""
+    monkeypatch.setattr(fused, 'MIN_FUSED_NUMEL', DEFAULT_MIN_FUSED_NUMEL)
+    monkeypatch.setattr(fused, '_kernels', {})
+    monkeypatch.setattr(fused, '_compile_broken', {})
+    if fallback == 'compiler_fails':
+        monkeypatch.setattr(torch, 'compile', _broken_compile)
+    elif fallback == 'failed_earlier':
+        fused._compile_broken['reason'] = 'RuntimeError: no C++ compiler'
+    elif fallback == 'not_compiled':
+        monkeypatch.setattr(fused, '_kernel', lambda fn, *variant: fn)
+    else:
+        monkeypatch.setattr(fused, '_fusion_on', lambda: False)
+    with pytest.raises(AssertionError, match=message):
+        _assert_every_kernel_ran_compiled(_training_step)

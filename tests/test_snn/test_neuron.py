@@ -1,9 +1,8 @@
 import pytest
 import torch
 
-from mmsdt.snn import MultiSpike, neuron
-from mmsdt.snn.fused import use_fused_kernels
-from mmsdt.snn.neuron import _pack_reference, _unpack_reference, pack_mask, unpack_mask
+from mmsdt.snn import MultiSpike, neuron, use_fused_kernels
+from mmsdt.snn.kernels.bitpack import _pack_reference, _unpack_reference, pack_mask, unpack_mask
 
 
 def test_forward_values_half_even_default():
@@ -169,7 +168,7 @@ def test_compact_spike_storage_packs_spikes_and_keeps_gradients(monkeypatch):
     for a, b in zip(run(False), run(True)):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
-    import mmsdt.snn.compact as compact
+    import mmsdt.snn.kernels.compact_storage as compact
     packed = []
     orig = compact._pack
     monkeypatch.setattr(compact, '_pack', lambda t: packed.append(orig(t)) or packed[-1])
@@ -177,3 +176,14 @@ def test_compact_spike_storage_packs_spikes_and_keeps_gradients(monkeypatch):
         conv2(spike2(conv1(spike1(x)) * 2)).sum().backward()
     spikes = [p for p in packed if isinstance(p, tuple)]
     assert len(spikes) == 2 and all(p[1].dtype == torch.uint8 for p in spikes)
+
+
+@pytest.mark.parametrize('rounding', ['half_even', 'half_up'])
+def test_spike_rule_in_place_rounding_is_the_same_rule(rounding):
+    from mmsdt.snn.spike_rule import round_counts
+    u = torch.tensor([0.0, 0.5, 1.5, 2.5, 3.49, 3.5, 4.0], dtype=torch.float64)
+    expected = {'half_even': [0, 0, 2, 2, 3, 4, 4], 'half_up': [0, 1, 2, 3, 3, 4, 4]}[rounding]
+    assert round_counts(u, rounding).tolist() == expected
+    assert round_counts(u.clone(), rounding, inplace=True).tolist() == expected
+    with pytest.raises(ValueError, match='rounding must be one of'):
+        round_counts(u, 'floor')

@@ -38,7 +38,7 @@ ESpikeFormer in float32 (``mmsdt``: channels-last, the default; ``mmsdt-fp32-con
 contiguous NCHW), with bf16 autocast (``mmsdt-bf16``: ``autocast_dtype='bfloat16'``,
 mixed precision like ``--amp``) and with gradient checkpointing on top (``mmsdt-bf16-cp``);
 ``mmsdt-unfused`` / ``mmsdt-bf16-unfused`` run with ``MMSDT_FUSED_KERNELS=0`` (the eager
-neuron and BatchNorm instead of :mod:`mmsdt.snn.fused`'s compiled kernels). The first step
+neuron and BatchNorm instead of :mod:`mmsdt.snn.kernels`' compiled kernels). The first step
 (``first step s``, not in the median) includes compiling those kernels, or loading them from
 inductor's disk cache;
 for eval also ``mmsdt-folded`` (``fold_bn`` + channels-last) and ``mmsdt-compiled``

@@ -12,7 +12,7 @@ from timm.layers import DropPath
 from torch import nn
 
 from mmsdt.snn import MultiSpike, spike_layout, spike_linear, spike_matmul
-from mmsdt.snn.fused import batch_norm
+from mmsdt.snn.kernels import batch_norm
 from ..precision import autocast_disabled, cpu_autocast_active
 
 

@@ -6,8 +6,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsdt.models import ESpikeFormer
 from mmsdt.snn import MultiSpike, SpikeRecorder, spike_driven
-from mmsdt.snn import fused
-from mmsdt.snn.fused import use_fused_kernels
+from mmsdt.snn import use_fused_kernels
+from mmsdt.snn.kernels import fused_bn_spike as fused
 
 ARCHS = ['2.7m', '5.1m', '10m', '19m']
 # docs/reference_numbers.md: params-2.7m, params-5.1m, params-10m, params-19m
@@ -264,7 +264,7 @@ def test_layer_scale_is_optional():
 
 
 def test_compact_spikes_flag_changes_storage_not_gradients(monkeypatch):
-    import mmsdt.snn.compact as compact
+    import mmsdt.snn.kernels.compact_storage as compact
     packed = []
     orig = compact._pack
     monkeypatch.setattr(compact, '_pack', lambda t: packed.append(orig(t)) or packed[-1])

@@ -6,8 +6,9 @@ each MultiSpike output produced with gradients enabled is registered, and autogr
 saved-tensor hooks store any saved tensor that *is* (a view of) a registered spike output as
 ``uint8`` counts (4x smaller for fp32), restoring ``counts / norm`` exactly on backward.
 Registration holds only weak references to the spikes, so a freed tensor can never be mistaken
-for a spike. When the fused kernels (:mod:`mmsdt.snn.fused`) made the spikes, their one-byte
-code (which the neuron keeps for its own backward anyway) is saved instead of a new uint8 copy.
+for a spike. When the fused kernels (:mod:`~mmsdt.snn.kernels.fused_bn_spike`) made the
+spikes, their one-byte code (which the neuron keeps for its own backward anyway) is saved
+instead of a new uint8 copy.
 """
 import contextlib
 import threading
@@ -16,7 +17,7 @@ from typing import Optional
 
 import torch
 
-from .fused import codes_to_spikes
+from .fused_bn_spike import codes_to_spikes
 
 _state = threading.local()
 
@@ -30,7 +31,7 @@ def register_spike_output(tensor: torch.Tensor, norm: float, max_value: int,
     """Called by MultiSpike for outputs made with gradients enabled.
 
     ``code``: the fused kernels' one-byte code of ``tensor`` (same shape and strides, count in
-    bits 0-6, see :mod:`mmsdt.snn.fused`); saved in place of the spikes when given.
+    bits 0-6, see :mod:`mmsdt.snn.kernels.fused_bn_spike`); saved in place of the spikes when given.
     """
     registry = _registry()
     if registry is None or max_value > 255:
@@ -73,7 +74,7 @@ def _unpack(packed):
 def compact_spike_storage():
     """Store saved spike tensors as uint8 counts during the enclosed forward pass.
 
-    Gradients are unchanged (counts/norm is exact in every float dtype for D <= 255);
+    Gradients equal those without it (counts/norm is exact in every float dtype for D <= 255);
     peak training memory drops by about a third for E-SpikeFormer. Re-entrant.
     """
     if _registry() is not None:  # already active (nested modules)

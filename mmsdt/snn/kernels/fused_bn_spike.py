@@ -1,4 +1,4 @@
-"""Fused training kernels of the neuron: one memory pass where eager torch takes five to ten.
+"""Fused BatchNorm + neuron training kernels: one memory pass where eager torch takes five to ten.
 
 In a training step of E-SpikeFormer most of the time outside the convolutions goes to
 element-wise passes over large activation maps: the neuron's clamp, round, divide and mask,
@@ -14,7 +14,11 @@ number is what counts. This module computes
 * BatchNorm followed by the neuron (``s = S(BN(x))``, the pair in front of most spikes) in one
   statistics pass and one output pass, never writing the potential; backward in one reduction
   pass and one output pass (the straight-through mask is read from the code, BN's own formula
-  otherwise).
+  otherwise);
+* BatchNorm alone (:func:`batch_norm`, the BNs whose output is not spiked) in the same way.
+
+Rounding and the straight-through mask are the neuron's rule of :mod:`mmsdt.snn.spike_rule`,
+called from the kernel bodies (the eager neuron calls the same functions).
 
 The code also replaces the spike tensor that the next convolution saves for backward
 (:func:`~mmsdt.snn.compact_spike_storage`), so one byte per element is kept in all.
@@ -24,7 +28,7 @@ generation on CPU) with dynamic shapes, lazily, once per process and kernel vari
 caches the compiled code on disk, so later processes load it. They are used only when it is
 safe to leave the unfused modules' path:
 
-* CPU tensors (the GPU path is unchanged: eager torch, untested kernels are not enabled) of
+* CPU tensors (on GPU the eager modules run: kernels untested there are not enabled) of
   at least ``MIN_FUSED_NUMEL`` elements (below it a fused call's fixed overhead costs more
   than the eager passes save);
 * gradients enabled and required (training); inference keeps the eager path that
@@ -37,10 +41,12 @@ safe to leave the unfused modules' path:
 
 If compilation fails (no C++ compiler, an unsupported torch build), a warning says why and the
 same functions run in eager torch for the rest of the process: results are the same, only the
-speed is lost. Forward outputs equal the unfused modules' in float64 and gradients agree to
+speed is lost. :func:`compile_failure` says why, :func:`kernel_calls` counts the compiled and
+the eager calls of each kernel. Forward outputs equal the unfused modules' in float64 and gradients agree to
 float64 rounding (tests); in float32 a potential on a rounding tie may round either way, since
 BN's normalisation is evaluated in a different order.
 """
+import collections
 import contextlib
 import os
 import threading
@@ -50,6 +56,8 @@ from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from torch import nn
+
+from ..spike_rule import round_counts, straight_through_grad, straight_through_mask
 
 MAX_FUSED_VALUE = 127  # the count must fit in bits 0-6 of the code
 # Below this many elements eager torch is as fast or faster: a fused call costs ~0.2 ms of
@@ -63,6 +71,7 @@ _state = threading.local()
 _compile_broken: Dict[str, str] = {}  # why compilation failed, if it did
 _kernels: Dict[tuple, Callable] = {}
 _kernel_lock = threading.Lock()
+_calls: Dict[Tuple[str, str], int] = collections.Counter()  # (kernel, 'compiled' / 'eager')
 
 
 def _env_enabled() -> bool:
@@ -197,24 +206,31 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _counts_and_code(u, max_value: int, half_up: bool, include_boundary: bool):
+def _counts_and_code(u, max_value: int, rounding: str, include_boundary: bool):
+    """The neuron's rule (:mod:`mmsdt.snn.spike_rule`): counts and the one-byte code (count
+    in bits 0-6, straight-through mask in bit 7)."""
     c = u.clamp(0, max_value)
-    r = torch.floor(c + 0.5) if half_up else torch.round(c)
-    inside = (c == u) if include_boundary else (u > 0) & (u < max_value)
+    r = round_counts(c, rounding)
+    inside = straight_through_mask(u, c, max_value, include_boundary)
     return r, torch.where(inside, r + _MASK_BIT, r).to(torch.uint8)
 
 
-def _spike_forward(u, max_value: int, norm: float, half_up: bool, include_boundary: bool,
+def _code_mask(code, dtype: torch.dtype):
+    """The straight-through mask held in bit 7 of ``code``, as 0/1 in ``dtype`` (integer
+    arithmetic vectorises where a bool tensor does not)."""
+    return (code >> 7).to(dtype)
+
+
+def _spike_forward(u, max_value: int, norm: float, rounding: str, include_boundary: bool,
                    out_dtype: torch.dtype):
     uf = u.to(_compute_dtype(u.dtype))
-    r, code = _counts_and_code(uf, max_value, half_up, include_boundary)
+    r, code = _counts_and_code(uf, max_value, rounding, include_boundary)
     return (r / norm).to(out_dtype), code
 
 
 def _spike_backward(grad, code, norm: float, out_dtype: torch.dtype):
     cdt = _compute_dtype(grad.dtype)
-    # (code >> 7) is the 0/1 mask; integer arithmetic vectorises where a bool tensor does not
-    return (grad.to(cdt) * (code >> 7).to(cdt) / norm).to(out_dtype)
+    return straight_through_grad(grad.to(cdt), _code_mask(code, cdt), norm).to(out_dtype)
 
 
 def _codes_to_spikes(code, norm: float, out_dtype: torch.dtype):
@@ -257,13 +273,13 @@ def _bn_forward(x, channels: int, inner: int, two_d: bool, weight, bias, mean, i
 
 
 def _bn_spike_forward(x, channels: int, inner: int, two_d: bool, weight, bias, mean, invstd,
-                      batch_stats: bool, eps: float, max_value: int, norm: float, half_up: bool,
+                      batch_stats: bool, eps: float, max_value: int, norm: float, rounding: str,
                       include_boundary: bool, out_dtype: torch.dtype):
     """BN (see :func:`_bn_normalise`) + neuron. Returns flat spikes and code, mean, invstd and
     the biased batch variance; the potential is never written."""
     u, mean, invstd, var = _bn_normalise(x, channels, inner, two_d, weight, bias, mean, invstd,
                                          batch_stats, eps)
-    r, code = _counts_and_code(u, max_value, half_up, include_boundary)
+    r, code = _counts_and_code(u, max_value, rounding, include_boundary)
     return (r / norm).to(out_dtype).view(-1), code.view(-1), mean, invstd, var
 
 
@@ -304,7 +320,7 @@ def _bn_spike_backward(grad, code, x, channels: int, inner: int, two_d: bool, we
     dweight, dbias)."""
     grad, code, x = (_channel_shape(t, channels, inner, two_d) for t in (grad, code, x))
     cdt = _compute_dtype(x.dtype)
-    dy = grad.to(cdt) * (code >> 7).to(cdt) / norm
+    dy = straight_through_grad(grad.to(cdt), _code_mask(code, cdt), norm)
     return _bn_input_grads(dy, x, two_d, weight, mean, invstd, batch_stats, need_input_grad)
 
 
@@ -327,23 +343,32 @@ def _kernel(fn: Callable, *variant) -> Callable:
     return kernel
 
 
+def _count(fn: Callable, how: str) -> None:
+    if not torch.compiler.is_compiling():  # inside a caller's graph nothing is "called"
+        _calls[(fn.__name__.lstrip('_'), how)] += 1
+
+
 def _run(fn: Callable, variant: tuple, *args):
     """Run the compiled ``fn`` (eager ``fn`` once compilation has failed in this process)."""
     kernel = _kernel(fn, *variant)
     if kernel is fn:
+        _count(fn, 'eager')
         return fn(*args)
     try:
         # the kernels compute in their own dtypes; entering autocast only to leave it costs
         with (torch.autocast('cpu', enabled=False) if torch.is_autocast_enabled('cpu')
               else contextlib.nullcontext()):
-            return kernel(*args)
+            out = kernel(*args)
     except Exception as err:
         out = fn(*args)  # raises here if the inputs, not the compiler, are at fault
         _compile_broken.setdefault('reason', f'{type(err).__name__}: {err}'.split('\n')[0])
         warnings.warn('mmsdt fused neuron kernels could not be compiled '
                       f'({_compile_broken["reason"]}); running them in eager torch (same '
                       'results, slower). Set MMSDT_FUSED_KERNELS=0 to skip them.')
+        _count(fn, 'eager')
         return out
+    _count(fn, 'compiled')
+    return out
 
 
 def compile_failure() -> Optional[str]:
@@ -351,15 +376,27 @@ def compile_failure() -> Optional[str]:
     return _compile_broken.get('reason')
 
 
+def kernel_calls() -> Dict[str, Dict[str, int]]:
+    """How often each fused kernel ran in this process, as compiled code and as its eager
+    fallback: ``{kernel: {'compiled': n, 'eager': m}}`` (kernels: ``spike_forward``,
+    ``spike_backward``, ``bn_forward``, ``bn_backward``, ``bn_spike_forward``,
+    ``bn_spike_backward``, ``codes_to_spikes``; only those that ran). Counts of threads
+    running kernels at the same moment may be slightly low."""
+    calls: Dict[str, Dict[str, int]] = {}
+    for (name, how), n in list(_calls.items()):
+        calls.setdefault(name, {'compiled': 0, 'eager': 0})[how] = n
+    return calls
+
+
 # ---------------------------------------------------------------------------- autograd
 class _FusedSpike(torch.autograd.Function):
     """The neuron with a one-byte code saved for backward (see the module doc)."""
 
     @staticmethod
-    def forward(ctx, u, max_value, norm, half_up, include_boundary, out_dtype):
+    def forward(ctx, u, max_value, norm, rounding, include_boundary, out_dtype):
         order = _memory_order(u)
-        variant = (u.dtype, out_dtype, half_up, include_boundary)
-        s, code = _run(_spike_forward, variant, _flat(u, order), max_value, norm, half_up,
+        variant = (u.dtype, out_dtype, rounding, include_boundary)
+        s, code = _run(_spike_forward, variant, _flat(u, order), max_value, norm, rounding,
                        include_boundary, out_dtype)
         s, code = _unflat(s, u.shape, order), _unflat(code, u.shape, order)
         ctx.save_for_backward(code)
@@ -448,15 +485,16 @@ class _FusedBatchNormSpike(torch.autograd.Function):
     """``neuron(BN(x))`` in one forward and one backward kernel (see the module doc)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, bn, max_value, norm, half_up, include_boundary,
+    def forward(ctx, x, weight, bias, bn, max_value, norm, rounding, include_boundary,
                 out_dtype):
         setup = _BatchNormSetup(x, weight, bias, bn)
         order = setup.order
-        variant = (x.dtype, out_dtype, setup.two_d, setup.batch_stats, half_up, include_boundary)
+        variant = (x.dtype, out_dtype, setup.two_d, setup.batch_stats, rounding,
+                   include_boundary)
         s, code, mean, invstd, var = _run(_bn_spike_forward, variant, _flat(x, order),
                                           setup.channels, setup.inner, setup.two_d, setup.weight,
                                           setup.bias, setup.mean, setup.invstd,
-                                          setup.batch_stats, bn.eps, max_value, norm, half_up,
+                                          setup.batch_stats, bn.eps, max_value, norm, rounding,
                                           include_boundary, out_dtype)
         setup.update_running_stats(bn, mean, var, x)
         code = _unflat(code, x.shape, order)
@@ -496,7 +534,7 @@ def _update_running_stats(bn: nn.Module, mean, var, count: int) -> None:
 def fused_spike(u: torch.Tensor, neuron: nn.Module,
                 out_dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """``neuron(u)`` through the fused kernel: (spikes, code). Check :func:`can_fuse` first."""
-    return _FusedSpike.apply(u, neuron.max_value, neuron.norm, neuron.rounding == 'half_up',
+    return _FusedSpike.apply(u, neuron.max_value, neuron.norm, neuron.rounding,
                              neuron.include_boundary, out_dtype or u.dtype)
 
 
@@ -506,9 +544,8 @@ def fused_bn_spike(x: torch.Tensor, norm_layer: nn.Module, neuron: nn.Module,
     """``neuron(norm_layer(x))`` through the fused kernels: (spikes, code). Check
     :func:`can_fuse_norm` first."""
     return _FusedBatchNormSpike.apply(x, norm_layer.weight, norm_layer.bias, norm_layer,
-                                      neuron.max_value, neuron.norm,
-                                      neuron.rounding == 'half_up', neuron.include_boundary,
-                                      out_dtype or x.dtype)
+                                      neuron.max_value, neuron.norm, neuron.rounding,
+                                      neuron.include_boundary, out_dtype or x.dtype)
 
 
 def batch_norm(x: torch.Tensor, norm_layer: nn.Module) -> torch.Tensor:
