@@ -10,7 +10,7 @@ model = dict(
     roi_head=dict(bbox_roi_extractor=dict(featmap_strides=[4, 8, 16, 16]),
                   mask_roi_extractor=dict(featmap_strides=[4, 8, 16, 16])))
 
-# the comparison in README.md was run at 600 iterations (the default detector's schedule then)
+# 600 iterations: the schedule of the comparison in README.md
 max_iters = 600
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [_base_.param_scheduler[0], dict(_base_.param_scheduler[1], end=max_iters)]

@@ -1,7 +1,6 @@
 # Embedded default (detection): spiking Mask R-CNN with the 2.7m E-SpikeFormer, trained from
-# scratch on the generated toy shapes, 720 iterations of 4 images on CPU (see README.md): the
-# faster training step spent on 120 more iterations (600: 4.7 min, bbox mAP ~0.62; 720:
-# 5.5 min, ~0.68)
+# scratch on the generated toy shapes, 720 iterations of 4 images on CPU (see README.md; 600
+# iterations: 4.7 min of training, bbox mAP ~0.62; 720: 5.5-6.0 min, median 0.677)
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/toy_coco_instance.py',
@@ -38,7 +37,7 @@ model = dict(
     roi_head=dict(
         type='mmsdt.CappedMaskRoIHead', mask_max_pos_per_img=16,
         # RoIAlign as a sparse matrix product (mmsdt.ops.SparseRoIAlign): the same values as
-        # mmcv's / torchvision's, a ~10x cheaper backward on CPU (their serial backward was a
+        # mmcv's / torchvision's, a ~10x cheaper backward on CPU (their serial backward costs a
         # fifth of the training step)
         bbox_roi_extractor=dict(type='mmsdt.SparseSingleRoIExtractor',
                                 out_channels=neck_channels, roi_layer=dict(type='SparseRoIAlign')),
