@@ -11,7 +11,6 @@ from mmsdt.snn.kernels import fused_bn_spike as fused
 
 ARCHS = ['2.7m', '5.1m', '10m', '19m']
 # docs/reference_numbers.md: params-2.7m, params-5.1m, params-10m, params-19m
-# docs/reference_numbers.md: params-2.7m .. params-19m
 PARAMS_WITH_HEAD = [2_702_048, 5_105_608, 10_023_112, 18_987_504]
 PARAMS_NO_HEAD = [2_573_048, 4_912_608, 9_782_112, 18_626_504]
 
