@@ -178,6 +178,7 @@ def test_memory_traffic_hand_counted():
     # 54 B; output 1 x 3 x 3 = 9 values -> 36 B
     assert (matmul.spike_input, matmul.weight_elements) == (True, 0)
     assert (matmul.bytes_read, matmul.bytes_written) == (27 + 27, 9 * 4) == (54, 36)
+    # docs/reference_numbers.md: memory-traffic
     # 44 + 72 + 246 + 108 + 54 + 36 = 560 B at 24.96 pJ per byte, per image (1 image), in mJ
     total = report.totals()['total']
     assert total['memory_mJ'] == pytest.approx(560 * 24.96 * 1e-9, rel=1e-12)
