@@ -21,6 +21,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
+from mmsdt.registry import MODELS
 from mmsdt.utils.checkpoint import (CheckpointError, extract_state_dict, first_shape_mismatch,
                                     load_checkpoint_file, register_checkpoint_hint, short_list)
 
@@ -156,11 +157,10 @@ def convert_released_state_dict(
         mmsdt.utils.CheckpointError: not an E-SpikeFormer state dict, or a key / shape that
             does not fit the inferred arch (naming ``source``).
     """
-    from .e_spikeformer import ESpikeFormer  # the backbone imports this module
     arch = infer_arch(released)
     head = {k: v for k, v in released.items() if k.startswith(RELEASED_HEAD_PREFIX)}
     backbone_sd = {k: v for k, v in released.items() if not k.startswith(RELEASED_HEAD_PREFIX)}
-    model = ESpikeFormer(arch)
+    model = MODELS.build(dict(type='mmsdt.ESpikeFormer', arch=arch))  # registered by the backbone
     first_shape_mismatch(backbone_sd, model.state_dict(), source)
     try:
         model.load_state_dict(backbone_sd, strict=True)
