@@ -1,5 +1,5 @@
-"""Export an (optionally BN-folded) integer-mode spiking model to ONNX and check it with
-onnxruntime.
+"""Export an (optionally BN-folded) integer-mode spiking model to ONNX (checked by
+:mod:`mmsdt.deployment.onnx_check`).
 
 The neurons are exported as the ops they are: ``Clip(0, D)`` then ``Round`` (ONNX ``Round``
 is round-half-to-even, like ``torch.round``), and a ``Div`` by ``norm`` where
@@ -11,7 +11,7 @@ No OpenMMLab import here; ``onnx``, ``onnxscript`` and ``onnxruntime`` are impor
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
@@ -51,21 +51,6 @@ class ExportSummary:
     output_names: List[str]
     output_shapes: List[tuple]
     op_counts: Dict[str, int]
-
-
-@dataclass
-class OutputDifference:
-    """One output of the ONNX file against PyTorch on the same input."""
-    name: str
-    shape: tuple
-    max_abs: float
-    max_ref: float
-    mismatched: int  # elements with |onnx - torch| > atol + rtol * |torch|
-    elements: int
-
-    @property
-    def mismatched_share(self) -> float:
-        return self.mismatched / max(self.elements, 1)
 
 
 def _optimize(model) -> None:
@@ -147,43 +132,3 @@ def export_onnx(module: nn.Module,
                          output_names=output_names,
                          output_shapes=[tuple(o.shape) for o in outputs],
                          op_counts=onnx_op_counts(path))
-
-
-def compare_with_onnxruntime(path: str,
-                             module: nn.Module,
-                             inputs: torch.Tensor,
-                             atol: float = 1e-4,
-                             rtol: float = 1e-4,
-                             output_names: Optional[Sequence[str]] = None
-                             ) -> List[OutputDifference]:
-    """Run the ONNX file with onnxruntime (CPU) and ``module`` with PyTorch on ``inputs``;
-    per output the largest absolute difference and the elements outside
-    ``atol + rtol * |torch|``.
-
-    In float32 a membrane potential within rounding error of a tie (k + 0.5) may round to the
-    other count under the runtime's summation order; such an element differs by about one
-    weight. Both sides compute exactly the same values when weights and inputs are dyadic
-    rationals with few bits (what the tests use).
-    """
-    ort = _require('onnxruntime')
-    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    feed = {session.get_inputs()[0].name: inputs.detach().cpu().numpy()}
-    got = session.run(None, feed)
-    with torch.no_grad():
-        ref = _flat_outputs(module.eval()(inputs))
-    if len(got) != len(ref):
-        raise ValueError(f'{path}: {len(got)} outputs, PyTorch gives {len(ref)}')
-    names = list(output_names or [o.name for o in session.get_outputs()])
-    diffs = []
-    for name, out, want in zip(names, got, ref):
-        want = want.detach().cpu().numpy()
-        if out.shape != want.shape:
-            raise ValueError(f'{path}: output {name} has shape {out.shape}, PyTorch '
-                             f'{want.shape}')
-        err = abs(out.astype('float64') - want.astype('float64'))
-        bound = atol + rtol * abs(want.astype('float64'))
-        diffs.append(
-            OutputDifference(name=name, shape=tuple(want.shape), max_abs=float(err.max()),
-                             max_ref=float(abs(want).max()),
-                             mismatched=int((err > bound).sum()), elements=int(err.size)))
-    return diffs

@@ -111,6 +111,9 @@ def _benchmark(args, work_dir: str) -> int:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = work_dir
+    # one logger / visualizer per run: mmengine names them after the experiment, by default
+    # the start second, and two runs in one second would share the first run's save_dir
+    cfg.experiment_name = osp.basename(work_dir)
     cfg.log_level = 'WARNING'
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
