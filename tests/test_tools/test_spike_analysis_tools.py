@@ -141,7 +141,7 @@ def test_energy_tool_on_the_classifier_and_a_detector(cls_root, cls_ckpt, tmp_pa
 
 @pytest.mark.parametrize('num', ['0', '-2'])
 def test_energy_tool_refuses_fewer_than_one_image(num, tmp_path, capsys, load_tool):
-    # --num-images 0 used to count one image silently
+    # --num-images 0 must not count one image silently
     tool = load_tool('tools/analysis_tools/spike_energy.py')
     with pytest.raises(SystemExit) as exit_:
         tool.main([CLS, '--num-images', num, '--out-dir', str(tmp_path / 'o')])
