@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import observe
+from .observe import _state as _observer_state
+from .observe import carry_spike_source, notify_linear, notify_matmul
 from .neuron import MultiSpike
 from .spike_train import SpikeOrTensor, SpikeTrain
 
@@ -65,8 +66,8 @@ def spike_linear(layer: nn.Module,
             spiking layer (:mod:`mmsdt.snn.layers`), whose ``forward`` spikes first, passes
             its parent class's ``forward`` here.
     """
-    if observe._state.observers:
-        observe.notify_linear(layer, x, dense is None and not isinstance(x, SpikeTrain))
+    if _observer_state.observers:
+        notify_linear(layer, x, dense is None and not isinstance(x, SpikeTrain))
     if not isinstance(x, SpikeTrain):
         return (layer if dense is None else dense)(x)
     x.check_binary(type(layer).__name__)
@@ -81,8 +82,8 @@ def spike_matmul(a: SpikeOrTensor, b: SpikeOrTensor) -> torch.Tensor:
     Spike operands are expanded over their binary maps (all pairs when both are spikes), so
     every product has a 0/1 factor; results are accumulated and the norms folded in.
     """
-    if observe._state.observers:
-        observe.notify_matmul(a, b)
+    if _observer_state.observers:
+        notify_matmul(a, b)
     scale = 1.0
     if isinstance(a, SpikeTrain):
         a.check_binary('matmul')
@@ -107,8 +108,8 @@ def spike_layout(x: SpikeOrTensor, fn: Callable[[torch.Tensor], torch.Tensor]) -
     """Apply a layout-only function to a tensor or to every map of a spike train; the result
     keeps the input's entry in the observers' spike registry (:func:`~mmsdt.snn.spike_source`)."""
     out = x.apply(fn) if isinstance(x, SpikeTrain) else fn(x)
-    if observe._state.spikes:  # still spikes, from the same neuron
-        observe.carry_spike_source(x, out)
+    if _observer_state.spikes:  # still spikes, from the same neuron
+        carry_spike_source(x, out)
     return out
 
 

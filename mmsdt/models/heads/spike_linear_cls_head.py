@@ -1,6 +1,7 @@
 """Spiking linear classification head (the released E-SpikeFormer ImageNet classifier)."""
 from typing import Optional
 
+from mmengine.registry import DefaultScope
 from mmpretrain.models.heads import LinearClsHead
 
 from mmsdt.registry import MODELS
@@ -42,6 +43,9 @@ class SpikeLinearClsHead(LinearClsHead):
 
     def __init__(self, num_classes: int, in_channels: int,
                  spike_cfg: Optional[dict] = None, **kwargs):
-        super().__init__(num_classes=num_classes, in_channels=in_channels, **kwargs)
+        # The stock head builds its loss from mmpretrain's registry: pin that scope so the
+        # head builds the same whatever default scope the caller (or a runner) left behind.
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            super().__init__(num_classes=num_classes, in_channels=in_channels, **kwargs)
         self.spike_cfg = integer_spike_cfg(spike_cfg)
         self.fc = as_spiking(self.fc, self.spike_cfg)

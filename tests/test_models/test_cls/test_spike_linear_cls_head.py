@@ -171,3 +171,13 @@ def test_loss_step_trains_through_the_spiking_head(mmpretrain_scope):
     assert torch.isfinite(losses['loss'])
     assert clf.head.fc.weight.grad.abs().sum() > 0
     assert clf.backbone.block4[1].mlp.fc2_bn.weight.grad.abs().sum() > 0
+
+
+def test_the_head_builds_whatever_default_scope_is_current():
+    """A Runner built without ``default_scope`` leaves mmengine's scope current, where
+    mmpretrain's CrossEntropyLoss is not registered; the head still builds its stock loss."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        head = SpikeLinearClsHead(num_classes=3, in_channels=4)
+        assert DefaultScope.get_current_instance().scope_name == 'mmengine'
+    assert type(head.loss_module).__module__.startswith('mmpretrain.')
