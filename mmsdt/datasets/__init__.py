@@ -16,6 +16,7 @@ imports mmdet or mmseg) is mmdet's ``CocoDataset`` with the checks of :mod:`.coc
 from importlib.util import find_spec
 
 from .crop import CheckedRandomCrop
+from .events import EVENT_DTYPE, read_events, write_events
 from .toy import (TOY_ADE_CLASSES, TOY_CLS_CLASSES, TOY_COCO_CLASSES, generate_toy_ade,
                   generate_toy_cls, generate_toy_coco)
 from .transforms import CheckImageSize, CheckSegLabels, DropKeys, SegCopyPaste
@@ -23,7 +24,7 @@ from .transforms import CheckImageSize, CheckSegLabels, DropKeys, SegCopyPaste
 __all__ = [
     'CheckedRandomCrop', 'CheckImageSize', 'CheckSegLabels', 'DropKeys', 'SegCopyPaste',
     'generate_toy_coco', 'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES',
-    'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES'
+    'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES', 'EVENT_DTYPE', 'read_events', 'write_events'
 ]
 
 if find_spec('mmdet') is not None:  # a classification-only install has no mmdet

@@ -1,0 +1,15 @@
+"""Event-camera data: the in-memory layout, file readers and writers.
+
+Events are numpy structured arrays of :data:`EVENT_DTYPE` (x, y int16; t int64 µs; p bool,
+True = ON) — tonic's layout, so tonic users pass their arrays through :func:`as_events`.
+:func:`read_events` reads the formats of the public releases (AEDAT 2.0 / 3.1 / 4.0, the ATIS
+``.bin`` of N-MNIST and N-Caltech101, ``.npy`` and ``.npz``); :func:`write_events` writes
+``.npz``, ATIS ``.bin`` and AEDAT 4.0. Faults are :class:`EventFileError` naming the file.
+"""
+from .io import detect_format, read_events, write_events
+from .layout import EVENT_DTYPE, EventFileError, as_events, check_in_sensor
+
+__all__ = [
+    'EVENT_DTYPE', 'EventFileError', 'as_events', 'check_in_sensor', 'detect_format',
+    'read_events', 'write_events'
+]
