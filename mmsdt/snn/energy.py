@@ -16,6 +16,12 @@ on analog tensors) and records, per consuming layer:
 * the mean integer count of the spike input and its element count;
 * an optional memory-traffic estimate (weights read, input read, output written), kept apart.
 
+With a time axis (frames folded T-major into the batch, :mod:`mmsdt.snn.time_axis`) every
+count is summed over all T time steps: the folded batch holds them all. The counter records
+the T of the forward calls it saw (:attr:`EnergyReport.time_steps`); per-image figures divide
+by the number of samples B, not by T * B, and :meth:`EnergyReport.describe` says
+"summed over T = k time steps".
+
 Energy (:meth:`EnergyReport.totals`): analog-fed layers cost ``macs x E_MAC``, spike-fed layers
 ``sops x E_AC``; BN, residual additions, pooling and the neurons themselves are not counted
 (BN folds into the convs for inference, see the design notes). Integer mode and spike-driven
@@ -32,6 +38,7 @@ from torch import nn
 
 from .layers import _SpikeInput
 from .observe import SpikeObserver, is_spiking_neuron, spike_counts
+from .time_axis import current_time_steps
 
 ENERGY_PRESETS: Dict[str, Dict[str, float]] = {
     # Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm: fp32 mult 3.7 + add 0.9 pJ.
@@ -109,13 +116,25 @@ class LayerOps:
 
 @dataclass
 class EnergyReport:
-    """Per-layer operation counts over ``num_images`` images and the energy they imply
-    (``e_mac`` / ``e_ac`` in pJ; defaults: ``ENERGY_PRESETS[DEFAULT_PRESET]``)."""
+    """Per-layer operation counts over ``num_images`` images (samples; a sample with T time
+    steps is one image) and the energy they imply (``e_mac`` / ``e_ac`` in pJ; defaults:
+    ``ENERGY_PRESETS[DEFAULT_PRESET]``). ``time_steps``: T of the recorded forward calls
+    (1 without a time axis); every count of a layer inside the time axis is summed over
+    them."""
     layers: List[LayerOps]
     num_images: int
     e_mac: float = ENERGY_PRESETS[DEFAULT_PRESET]['e_mac']
     e_ac: float = ENERGY_PRESETS[DEFAULT_PRESET]['e_ac']
     memory: MemoryCost = field(default_factory=MemoryCost)
+    time_steps: int = 1
+
+    def describe(self) -> str:
+        """What the per-image figures are: ``'per image'``, or ``'per image, summed over
+        T = k time steps'``."""
+        if self.time_steps == 1:
+            return 'per image'
+        return (f'per image, summed over T = {self.time_steps} time steps (layers after the '
+                f'time average, e.g. a classifier, run once)')
 
     def layer_rows(self) -> List[dict]:
         """One dict per layer, per image: counts, energy (mJ) and memory estimate (mJ)."""
@@ -152,8 +171,8 @@ class EnergyReport:
     def to_dict(self) -> dict:
         """Everything as plain JSON-ready data (constants, layers, totals)."""
         return dict(num_images=self.num_images, e_mac_pJ=self.e_mac, e_ac_pJ=self.e_ac,
-                    memory=asdict(self.memory), per_image=True, layers=self.layer_rows(),
-                    totals=self.totals())
+                    memory=asdict(self.memory), per_image=True, time_steps=self.time_steps,
+                    counted=self.describe(), layers=self.layer_rows(), totals=self.totals())
 
 
 def module_group(name: str) -> str:
@@ -278,6 +297,7 @@ class SynapticOpCounter(SpikeObserver):
         self.memory = memory or MemoryCost()
         self.layers: Dict[Tuple[str, bool], LayerOps] = OrderedDict()
         self._pending = set()  # plain layers about to be called by spike_linear (skip once)
+        self._time_steps = set()  # T of the recorded calls (1: no time axis)
         if not any(is_spiking_neuron(m) for m in model.modules()):
             raise ValueError(f'{type(model).__name__} has no spiking layer (no MultiSpike and no '
                              'module with emits_spikes): there are no spikes to count')
@@ -295,6 +315,7 @@ class SynapticOpCounter(SpikeObserver):
 
     def _record(self, name: str, op: str, spike: bool, x_shape, counts, macs, sops, out_elems,
                 weight_elements: int, in_bytes: float) -> None:
+        self._time_steps.add(current_time_steps() or 1)
         rec = self.layers.get((name, spike))
         if rec is None:
             rec = self.layers[(name, spike)] = LayerOps(name=name, op=op, spike_input=spike)
@@ -353,14 +374,26 @@ class SynapticOpCounter(SpikeObserver):
     def reset(self) -> None:
         """Forget every count (hooks stay)."""
         self.layers.clear()
+        self._time_steps.clear()
 
     def report(self, num_images: int, e_mac: Optional[float] = None,
                e_ac: Optional[float] = None) -> EnergyReport:
-        """The counts so far as an :class:`EnergyReport` over ``num_images`` images; ``e_mac`` /
-        ``e_ac`` in pJ default to ``ENERGY_PRESETS[DEFAULT_PRESET]``."""
+        """The counts so far as an :class:`EnergyReport` over ``num_images`` images (with a
+        time axis: samples B, not T * B); ``e_mac`` / ``e_ac`` in pJ default to
+        ``ENERGY_PRESETS[DEFAULT_PRESET]``.
+
+        Raises:
+            ValueError: ``num_images`` is not positive, or the recorded calls had different
+                numbers of time steps (per-image figures would mix them).
+        """
         if num_images <= 0:
             raise ValueError(f'num_images must be positive, got {num_images}')
+        steps = self._time_steps - {1}  # 1: layers after the time average (the head) too
+        if len(steps) > 1:
+            raise ValueError(f'the recorded forward calls had different numbers of time steps '
+                             f'{sorted(steps)}; report each T separately')
         preset = ENERGY_PRESETS[DEFAULT_PRESET]
         return EnergyReport(list(self.layers.values()), int(num_images),
                             preset['e_mac'] if e_mac is None else e_mac,
-                            preset['e_ac'] if e_ac is None else e_ac, self.memory)
+                            preset['e_ac'] if e_ac is None else e_ac, self.memory,
+                            time_steps=next(iter(steps), 1))

@@ -102,6 +102,19 @@ class MultiSpike(nn.Module):
         """The integer spike count ``s`` (no normalisation, no gradient)."""
         return quantize_spike_count(u.detach(), self.max_value, self.rounding)
 
+    def rounding_input(self, u: torch.Tensor) -> torch.Tensor:
+        """What the rounding is applied to for the input ``u`` (here ``u`` itself; a
+        stateful neuron's membrane potential over time). No gradient."""
+        return u.detach()
+
+    def near_rounding_tie(self, u: torch.Tensor, tol: float) -> torch.Tensor:
+        """Where a float error of ``tol`` in ``u`` could change the count (bool, shape of
+        ``u``): the rounding input within ``tol`` of a tie ``k + 0.5`` or of a clamp bound.
+        Used by :func:`~mmsdt.snn.verify_spike_driven` to tell rounding flips from faults."""
+        r = self.rounding_input(u)
+        return ((r - r.floor() - 0.5).abs() <= tol) | (r.abs() <= tol) | \
+            ((r - self.max_value).abs() <= tol)
+
     def _train_dtype(self, u: torch.Tensor, dtype: Optional[torch.dtype]) -> torch.dtype:
         """Dtype of fused training outputs: ``dtype``, else autocast's (every spike feeds a
         linear op that autocast would cast it for; exact, spikes are multiples of 1/norm)."""

@@ -21,7 +21,11 @@ holds weak references only: it keeps no tensor alive, and a freed tensor can nev
 for a spike.
 
 A neuron's output becomes integer counts in one place, :func:`emitted_counts` (and, for a
-consumer's input, :func:`spike_counts`): that is where a time axis will be handled.
+consumer's input, :func:`spike_counts`). With a time axis the T time steps are folded
+T-major into the batch (:mod:`mmsdt.snn.time_axis`), so these counts hold every step and
+every sum over them is a sum over T; observers that need T itself read
+:func:`~mmsdt.snn.current_time_steps` while the model runs (the energy counter and the
+recorder do).
 
 :class:`HookSet` is the hook-owning base: every forward / forward-pre hook it registers is
 removed by :meth:`HookSet.close` (or on leaving its ``with`` block), so no hook outlives it.

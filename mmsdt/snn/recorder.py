@@ -1,4 +1,8 @@
-"""Per-neuron spike statistics, recorded by an observer (:mod:`mmsdt.snn.observe`)."""
+"""Per-neuron spike statistics, recorded by an observer (:mod:`mmsdt.snn.observe`).
+
+With a time axis a neuron's output holds all T time steps (folded into the batch,
+:mod:`mmsdt.snn.time_axis`): counts and elements are summed over them, so ``E[s]`` is the mean
+per element and time step, and the spikes of one sample are summed over its T steps."""
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
@@ -8,6 +12,7 @@ from torch import nn
 
 from .neuron import MultiSpike
 from .observe import SpikeObserver, emitted_counts
+from .time_axis import current_time_steps
 
 
 @dataclass
@@ -20,7 +25,8 @@ class NeuronStats:
         elements: output elements seen (sum over calls).
         spikes: total integer spike count (sum of ``s``).
         nonzero: elements with ``s > 0``.
-        shape: output shape of the last call.
+        shape: output shape of the last call (with a time axis: folded, T * B first).
+        time_steps: the largest T of the recorded calls (1: no time axis).
     """
     max_value: int
     calls: int = 0
@@ -28,14 +34,16 @@ class NeuronStats:
     spikes: float = 0.0
     nonzero: int = 0
     shape: Tuple[int, ...] = field(default_factory=tuple)
+    time_steps: int = 1
 
-    def add(self, counts: torch.Tensor) -> None:
-        """Add one forward call's integer counts."""
+    def add(self, counts: torch.Tensor, time_steps: int = 1) -> None:
+        """Add one forward call's integer counts (of ``time_steps`` folded time steps)."""
         self.calls += 1
         self.elements += counts.numel()
         self.spikes += float(counts.sum())
         self.nonzero += int((counts > 0).sum())
         self.shape = tuple(counts.shape)
+        self.time_steps = max(self.time_steps, int(time_steps))
 
     def merge(self, other: 'NeuronStats') -> None:
         """Add ``other``'s totals (its ``shape`` becomes the last shape)."""
@@ -44,6 +52,7 @@ class NeuronStats:
         self.spikes += other.spikes
         self.nonzero += other.nonzero
         self.shape = other.shape
+        self.time_steps = max(self.time_steps, other.time_steps)
 
     @property
     def mean_count(self) -> float:
@@ -94,7 +103,8 @@ class SpikeRecorder(SpikeObserver):
     def on_spike(self, neuron: nn.Module, output) -> None:
         """Add the integer counts of ``output`` to the neuron's totals."""
         with torch.no_grad():
-            self.stats[self._names[id(neuron)]].add(emitted_counts(neuron, output))
+            self.stats[self._names[id(neuron)]].add(emitted_counts(neuron, output),
+                                                    current_time_steps() or 1)
 
     def reset(self) -> None:
         """Zero every total (hooks stay)."""

@@ -4,7 +4,12 @@ Float sums in a different order (per binary map, then accumulated) differ from t
 path by ~1e-7 relative. A membrane potential that lies that close to a rounding tie
 (``k + 0.5``) can then be rounded the other way, and because spike-driven attention sums over
 all tokens, one flipped count can spread through the rest of a deep network. A free-running
-comparison therefore proves little on large inputs. :func:`verify_spike_driven` runs the
+comparison therefore proves little on large inputs.
+
+A model with a time axis is checked the same way: each neuron call holds all T time steps
+(folded into the batch), a stateful neuron integrates them in both modes, and a rounding tie
+at one step of a stateful neuron also excuses a flip at the later steps of that element
+(:meth:`~mmsdt.snn.MultiSpike.near_rounding_tie`). :func:`verify_spike_driven` runs the
 spike-driven pass in lock-step: every neuron computes its membrane potential from binary spike
 maps, the potential is compared with the integer-mode one, and the neuron then emits the
 integer-mode count as binary maps, so each layer is checked on identical inputs.
@@ -134,7 +139,9 @@ class _ConsumedSpikes(SpikeObserver):
 def verify_spike_driven(model: nn.Module, *inputs, tie_tol: float = 1e-4) -> SpikeDrivenReport:
     """Run ``model(*inputs)`` in integer mode and in lock-step spike-driven mode.
 
-    The model should be in eval mode (BN with running statistics).
+    The model should be in eval mode (BN with running statistics). Inputs with a time axis
+    (e.g. frames ``(B, T, C, H, W)`` of :class:`~mmsdt.models.ESpikeFormer`) need nothing
+    else: the model sets T for its neurons.
     """
     neurons = [(n, m) for n, m in model.named_modules() if isinstance(m, MultiSpike)]
     if not neurons:
@@ -164,9 +171,7 @@ def verify_spike_driven(model: nn.Module, *inputs, tie_tol: float = 1e-4) -> Spi
             report.tie_flips[name] = report.tie_flips.get(name, 0) + int(flips.sum())
             report.elements[name] = report.elements.get(name, 0) + c_int.numel()
             if bool(flips.any()):
-                u = u_int[flips]
-                near_tie = ((u - u.floor() - 0.5).abs() <= tie_tol * scale) | \
-                    (u.abs() <= tie_tol * scale) | ((u - module.max_value).abs() <= tie_tol * scale)
+                near_tie = module.near_rounding_tie(u_int, tie_tol * scale)[flips]
                 report.untied_flips += int((~near_tie).sum())
             return SpikeTrain.from_counts(c_int, module.max_value, module.norm)
 

@@ -94,7 +94,7 @@ def print_table(report) -> None:
               f'{t["energy_mJ"]:>12.5f}{t["memory_mJ"]:>12.5f}')
     spiking = [r for r in report.layer_rows() if r['input'] == 'spikes']
     top = sorted(report.layer_rows(), key=lambda r: -r['energy_mJ'])[:5]
-    print(f'per image over {report.num_images} image(s); {len(spiking)} spike-fed and '
+    print(f'{report.describe()} over {report.num_images} image(s); {len(spiking)} spike-fed and '
           f'{len(report.layers) - len(spiking)} analog-fed layers; costliest: ' +
           ', '.join(f'{r["name"]} {r["energy_mJ"] * 1e3:.2f} uJ' for r in top))
 

@@ -22,11 +22,14 @@ class FiringRateHook(Hook):
 
     Counts are summed over ranks (``all_reduce``), and the image count is the number of
     images the loop actually processed on all ranks. The forward hooks exist only while the
-    loop runs. Rank 0 writes ``firing_rates_<mode>.json`` and a bar chart
-    ``firing_rates_<mode>.png`` (grouped by stage / module) into ``out_dir`` (default: the
-    run's log dir) and logs the overall rate. Enable it with
-    ``custom_hooks = [dict(type='mmsdt.FiringRateHook')]`` or ``tools/test.py
-    --firing-rates``; it works for detection, segmentation and classification configs.
+    loop runs. With a time axis (frames ``(B, T, C, H, W)``) an image is one sample of T
+    frames: spikes per image are summed over its T steps, ``E[s]`` is per element and step,
+    and the JSON's ``overall.time_steps`` gives T. Rank 0 writes
+    ``firing_rates_<mode>.json`` and a bar chart ``firing_rates_<mode>.png`` (grouped by
+    stage / module) into ``out_dir`` (default: the run's log dir) and logs the overall rate.
+    Enable it with ``custom_hooks = [dict(type='mmsdt.FiringRateHook')]`` or
+    ``tools/test.py --firing-rates``; it works for detection, segmentation and
+    classification configs.
 
     Args:
         modes (Sequence[str]): loops to record, ``'val'`` and / or ``'test'``.
@@ -68,6 +71,7 @@ class FiringRateHook(Hook):
         recorder.close()
         totals = torch.tensor([[st.calls, st.elements, st.spikes, st.nonzero]
                                for st in recorder.stats.values()], dtype=torch.float64)
+        steps = max((st.time_steps for st in recorder.stats.values()), default=1)
         images = torch.tensor([float(self._images)], dtype=torch.float64)
         all_reduce(totals)
         all_reduce(images)
@@ -86,7 +90,7 @@ class FiringRateHook(Hook):
                 spikes_per_image=st.spikes / n_images if n_images else 0.0))
         all_elements = sum(r['elements'] for r in rows)
         overall = dict(
-            images=n_images, neurons=len(rows),
+            images=n_images, neurons=len(rows), time_steps=steps,
             mean_count=sum(r['mean_count'] * r['elements'] for r in rows) / all_elements
             if all_elements else 0.0,
             firing_rate=sum(r['firing_rate'] * r['elements'] for r in rows) / all_elements
@@ -100,7 +104,8 @@ class FiringRateHook(Hook):
             osp.join(out_dir, f'firing_rates_{mode}.png'), [r['name'] for r in ran],
             [r['firing_rate'] for r in ran], group_names([r['name'] for r in ran]),
             'firing rate E[s] / D', f'firing rates over {n_images} {mode} images')
-        runner.logger.info(f'firing rates over {n_images} images: mean count '
+        over_t = f' (spikes summed over T = {steps} time steps)' if steps > 1 else ''
+        runner.logger.info(f'firing rates over {n_images} images{over_t}: mean count '
                            f'{overall["mean_count"]:.4f}, firing rate '
                            f'{overall["firing_rate"]:.4f} ({len(rows)} neurons); written to '
                            f'{json_path} and {png_path}')

@@ -10,7 +10,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
 from mmsdt.registry import MODELS
-from mmsdt.snn import compact_spike_storage
+from mmsdt.snn import NEURON_MODES, compact_spike_storage, fold_time, mean_over_time, time_steps
 from ..precision import AutocastSwitch
 from .e_spikeformer_blocks import SpikeConvBlock, SpikeDownsample, SpikeTransformerBlock
 from .e_spikeformer_converter import load_backbone_checkpoint
@@ -34,9 +34,17 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
     stride-2 stem conv on the analog image (no spike) starts stage 0; stages 0-2 hold spiking
     separable-conv blocks (strides 2, 4, 8), stage 3 six spiking transformer blocks at stride
     16 and stage 4 two more after a channel-changing downsample that keeps stride 16
-    (``stage4_stride=2`` turns it into stride 32; the weights keep their shapes). Every tensor
-    is (B, C, H, W); there is no time axis. Each conv of stride 2 maps a side ``L`` to
-    ``ceil(L / 2)``, so an output of stride ``s`` has side ``ceil(L / s)``.
+    (``stage4_stride=2`` turns it into stride 32; the weights keep their shapes). Each conv of
+    stride 2 maps a side ``L`` to ``ceil(L / 2)``, so an output of stride ``s`` has side
+    ``ceil(L / s)``.
+
+    Input: images ``(B, C, H, W)`` (no time axis), or frames with a time axis
+    ``(B, T, C, H, W)`` (event cameras). Frames are folded T-major into ``(T * B, C, H, W)``
+    for every conv, BN and attention product (BN statistics pool over T and B, as the
+    paper's DVS model); only the neurons see T, which the backbone sets for the forward call
+    (:func:`mmsdt.snn.time_steps`). Each returned feature map is averaged over T after the
+    last neuron, so outputs are ``(B, C, H', W')`` either way and stock necks and heads work
+    (a linear head on the T-mean gives the mean of per-frame logits).
 
     Stage outputs (``out_indices`` selects them): stage 0 ends after ``ConvBlock1_1`` (C0/2,
     stride 2), 1 after ``ConvBlock1_2`` (C0, stride 4), 2 after ``ConvBlock2_2`` (C1, stride
@@ -58,14 +66,25 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
             gradient); -1 or 0 freeze nothing.
         norm_eval (bool): keep every BN in eval mode during training.
         drop_path_rate (float): stochastic depth, linearly increasing over all 12 blocks.
-        layer_scale_init_value (float, optional): per-channel scale of the transformer
-            branches (off by default: the released weights have none).
+        layer_scale_init_value (float, optional): per-channel learnable scale of the three
+            branches of every transformer block, keys ``block*.N.layer_scale1/2/3`` (the
+            upstream names; the paper's DVS model uses 1e-6). Off by default: the released
+            ImageNet weights have none.
         stage4_stride (int): stride of ``downsample4``; 1 (paper, output stride 16) or 2.
         stem_stride (int): stride of the 7x7 stem conv; 2 (paper) or 1 for small images
             such as CIFAR's 32x32 (every stage stride halves: 1, 2, 4, 8, 8, so a 32x32
             image ends in a 4x4 map instead of 2x2). The weights keep their shapes.
         spike_cfg (dict): arguments of every :class:`~mmsdt.snn.MultiSpike`
             (default D=4, norm=4, half-to-even rounding).
+        neuron_mode (str): ``'stateless'`` (default): every neuron is
+            :class:`~mmsdt.snn.MultiSpike`, each time step independent (the paper's DVS
+            behaviour); ``'stateful'``: :class:`~mmsdt.snn.MultiStepIntIF`, a multi-step
+            integer IF / LIF whose membrane carries over the T steps of one forward call.
+            Both are the same function without a time axis (or T = 1) and have no
+            parameters, so state-dict keys are the same.
+        neuron_cfg (dict, optional): the stateful neuron's own arguments: ``decay`` (beta,
+            1 = IF), ``v_threshold`` (theta, 1) and ``detach_reset`` (True). Only with
+            ``neuron_mode='stateful'``.
         zero_init_residual (bool): zero the weight of the last BN of every residual branch,
             so each block starts as the identity (as mmdet's ResNet option); for training
             from scratch (a toy shape-crop probe reached 84% instead of 61% val accuracy after
@@ -87,9 +106,13 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
             activations inside a block are recomputed in backward instead of stored. Less
             memory, more time; BN running statistics are updated twice per step (as in
             mmpretrain / mmdet ``with_cp``). Default False.
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH[, prefix])``
-            loads a released ImageNet file or an mmengine checkpoint strictly (see
-            :func:`~mmsdt.models.backbones.e_spikeformer_converter.load_backbone_checkpoint`).
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH[, prefix]
+            [, stem_adapter='mean'])`` loads a released ImageNet file or an mmengine
+            checkpoint strictly (see
+            :func:`~mmsdt.models.backbones.e_spikeformer_converter.load_backbone_checkpoint`);
+            ``stem_adapter='mean'`` loads a 3-channel (RGB) stem into a model of another
+            ``in_channels`` (e.g. 2 for event frames,
+            :func:`~mmsdt.models.backbones.e_spikeformer_converter.adapt_stem_channels`).
 
     Example:
         >>> model = ESpikeFormer('2.7m')
@@ -118,6 +141,8 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
                  stage4_stride: int = 1,
                  stem_stride: int = 2,
                  spike_cfg: Optional[dict] = None,
+                 neuron_mode: str = 'stateless',
+                 neuron_cfg: Optional[dict] = None,
                  zero_init_residual: bool = False,
                  compact_spikes: bool = True,
                  channels_last: bool = True,
@@ -140,7 +165,8 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
             raise ValueError(f'stage4_stride must be 1 or 2, got {stage4_stride!r}')
         if stem_stride not in (1, 2):
             raise ValueError(f'stem_stride must be 1 or 2, got {stem_stride!r}')
-        spike_cfg = dict(spike_cfg or {})
+        spike_cfg = self._neuron_spike_cfg(spike_cfg, neuron_mode, neuron_cfg)
+        self.neuron_mode = neuron_mode
         self.arch = arch
         self.embed_dims = (C0, C1, C2, C3)
         self.frozen_stages = frozen_stages
@@ -217,6 +243,27 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
             raise ValueError(f'depths must be 5 positive ints, got {out["depths"]!r}')
         return out
 
+    @staticmethod
+    def _neuron_spike_cfg(spike_cfg: Optional[dict], neuron_mode: str,
+                          neuron_cfg: Optional[dict]) -> dict:
+        """The config of every backbone neuron (``mmsdt.snn.build_spike_neuron``)."""
+        spike_cfg = dict(spike_cfg or {})
+        if neuron_mode not in NEURON_MODES:
+            raise ValueError(f'neuron_mode must be one of {NEURON_MODES}, got {neuron_mode!r}')
+        if 'mode' in spike_cfg:
+            raise ValueError("spike_cfg takes no 'mode'; use ESpikeFormer(neuron_mode=...)")
+        if neuron_mode == 'stateless':
+            if neuron_cfg:
+                raise ValueError(f'neuron_cfg {neuron_cfg!r} applies only to '
+                                 "neuron_mode='stateful'")
+            return spike_cfg
+        neuron_cfg = dict(neuron_cfg or {})
+        unknown = sorted(set(neuron_cfg) - {'decay', 'v_threshold', 'detach_reset'})
+        if unknown:
+            raise ValueError(f'unknown neuron_cfg key(s) {unknown}; the stateful neuron takes '
+                             "'decay', 'v_threshold', 'detach_reset'")
+        return dict(spike_cfg, mode='stateful', **neuron_cfg)
+
     def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
         if isinstance(out_indices, int):
             out_indices = [out_indices]
@@ -292,15 +339,23 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
                 raise ValueError("init_cfg type='Pretrained' needs a 'checkpoint' path")
             load_backbone_checkpoint(
                 self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'),
-                logger=MMLogger.get_current_instance())
+                logger=MMLogger.get_current_instance(),
+                stem_adapter=self.init_cfg.get('stem_adapter'))
             self._is_init = True
             return
         super().init_weights()
 
     # ------------------------------------------------------------------ forward
-    def forward_stages(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def forward_stages(self, x: torch.Tensor,
+                       steps: Optional[int] = None) -> Tuple[torch.Tensor, ...]:
         """The outputs of the stages up to the last one in ``out_indices`` (strides 2, 4,
-        8, 16, 16 or 32)."""
+        8, 16, 16 or 32), for ``x`` of shape (N, C, H, W); with ``steps`` = T, ``x`` holds T
+        time steps folded T-major (N = T * B) and the outputs stay folded. Sets T for the
+        neurons itself."""
+        with time_steps(steps):
+            return self._forward_stages(x, steps)
+
+    def _forward_stages(self, x: torch.Tensor, steps: Optional[int]) -> Tuple[torch.Tensor, ...]:
         outs = []
         recompute = self.with_cp and self.training and torch.is_grad_enabled()
         for stage in range(self.num_stages):
@@ -308,7 +363,9 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
                 if isinstance(module, nn.ModuleList):
                     for block in module:
                         if recompute and x.requires_grad:
-                            x = checkpoint(block, x, use_reentrant=False)
+                            # the recomputation may run in autograd's thread: set T there too
+                            x = checkpoint(_run_with_time_steps, block, x, steps,
+                                           use_reentrant=False)
                         else:
                             x = block(x)
                 else:
@@ -319,12 +376,29 @@ class ESpikeFormer(AutocastSwitch, BaseModule):
         return tuple(outs)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Feature maps at ``out_indices`` (a tuple)."""
-        if self.channels_last and x.dim() == 4:
+        """Feature maps at ``out_indices`` (a tuple of (B, C, H', W')) of images
+        (B, C, H, W) or of frames (B, T, C, H, W), averaged over T after the last neuron."""
+        steps = None
+        if x.dim() == 5:
+            steps = x.shape[1]
+            x = fold_time(x)
+        elif x.dim() != 4:
+            raise ValueError(f'ESpikeFormer takes images (B, C, H, W) or frames (B, T, C, H, '
+                             f'W), got shape {tuple(x.shape)}')
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with contextlib.ExitStack() as stack:
             if self.compact_spikes:
                 stack.enter_context(compact_spike_storage())
             stack.enter_context(self.autocast(x))
-            outs = self.forward_stages(x)
-        return self.float32_outputs(outs[i] for i in self.out_indices)
+            outs = self.forward_stages(x, steps)
+            outs = [outs[i] for i in self.out_indices]
+            if steps is not None:
+                outs = [mean_over_time(o, steps) for o in outs]
+        return self.float32_outputs(outs)
+
+
+def _run_with_time_steps(block: nn.Module, x: torch.Tensor, steps: Optional[int]):
+    """``block(x)`` with T set for its neurons (a checkpointed block's forward)."""
+    with time_steps(steps):
+        return block(x)

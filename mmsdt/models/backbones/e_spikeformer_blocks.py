@@ -4,6 +4,8 @@ Every residual adds real-valued tensors; spikes are taken at the start of each b
 ("membrane shortcut"). Each spike consumer goes through :func:`mmsdt.snn.spike_linear` or
 :func:`mmsdt.snn.spike_matmul`, so the blocks also run in spike-driven mode. Attribute names
 follow the released checkpoints (reference §2.4) so their state dicts load key for key.
+With a time axis every tensor here is the T-major fold ``(T * B, ...)``: convs, BN and
+attention products treat T as batch; only the neurons see T.
 """
 from typing import Optional
 
@@ -11,13 +13,15 @@ import torch
 from timm.layers import DropPath
 from torch import nn
 
-from mmsdt.snn import MultiSpike, spike_layout, spike_linear, spike_matmul
+from mmsdt.snn import MultiSpike, build_spike_neuron, spike_layout, spike_linear, spike_matmul
 from mmsdt.snn.kernels import batch_norm
 from ..precision import autocast_disabled, cpu_autocast_active
 
 
 def _spike(spike_cfg: dict) -> MultiSpike:
-    return MultiSpike(**spike_cfg)
+    """The neuron of ``spike_cfg``: MultiSpike arguments, plus ``mode='stateful'`` and the
+    stateful neuron's arguments for :class:`~mmsdt.snn.MultiStepIntIF`."""
+    return build_spike_neuron(spike_cfg)
 
 
 def _conv_bn(in_ch: int, out_ch: int, kernel: int = 1, padding: int = 0, groups: int = 1,

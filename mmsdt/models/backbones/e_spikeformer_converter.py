@@ -31,6 +31,8 @@ BACKBONE_PREFIX = 'backbone.'
 # the stage convs whose output channels are the arch's embed_dims
 _EMBED_DIM_CONVS = ('downsample1_2', 'downsample2', 'downsample3', 'downsample4')
 _RELEASED_MARKER = 'downsample1_1.encode_conv.weight'  # the stem conv, unprefixed
+STEM_WEIGHT = _RELEASED_MARKER
+STEM_ADAPTERS = ('mean', )
 
 
 def _released_hint(state_dict: Mapping[str, torch.Tensor]) -> str:
@@ -65,12 +67,45 @@ def extract_backbone_state_dict(ckpt: dict, prefix: Optional[str] = None,
 @dataclass
 class LoadReport:
     """What :func:`load_backbone_checkpoint` did: the keys loaded, the model keys allowed to
-    be missing (BN counters, layer scales), the file keys ignored and the unexpected ones."""
+    be missing (BN counters, layer scales), the file keys ignored and the unexpected ones,
+    and ``adapted``: keys whose tensor was adapted to the model (the stem of another number
+    of input channels), with what was done."""
     source: str
     loaded: List[str] = field(default_factory=list)
     missing_allowed: List[str] = field(default_factory=list)
     ignored: List[str] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
+    adapted: Dict[str, str] = field(default_factory=dict)
+
+
+def adapt_stem_channels(weight: torch.Tensor, in_channels: int, mode: str = 'mean',
+                        source: str = '<checkpoint>') -> torch.Tensor:
+    """The stem kernel ``(C_out, C_src, k, k)`` of a checkpoint (3 for ImageNet RGB) for a
+    stem of ``in_channels`` inputs (2 for ON / OFF event frames).
+
+    ``mode='mean'``: every new input channel gets the mean of the source kernels over their
+    input channels, scaled by ``C_src / in_channels``::
+
+        W_new[:, c] = (C_src / in_channels) * mean_j W[:, j]     for c = 0 .. in_channels - 1
+
+    Why: event polarities have no colour correspondence, so no source channel is the right
+    one for ON or OFF; what the RGB kernels share is their luminance (edge / blob) part,
+    which the mean keeps. The scale keeps the stem's total gain, ``sum_c W_new[:, c] =
+    sum_j W[:, j]``: an input equal in all channels gives the same response as a grey RGB
+    image of that value, so the stem's BN statistics start in the range they were trained
+    for (they are re-estimated in fine-tuning anyway). The bias is unchanged.
+
+    Raises:
+        mmsdt.utils.CheckpointError: ``weight`` is not 4-D, or an unknown ``mode``
+            (naming ``source``).
+    """
+    if mode not in STEM_ADAPTERS:
+        raise CheckpointError(f'{source}: unknown stem adapter {mode!r}; one of {STEM_ADAPTERS}')
+    if weight.dim() != 4 or in_channels < 1:
+        raise CheckpointError(f'{source}: cannot adapt a stem kernel of shape '
+                              f'{tuple(weight.shape)} to {in_channels} input channels')
+    mean = weight.mean(1, keepdim=True) * (weight.shape[1] / in_channels)
+    return mean.expand(-1, in_channels, -1, -1).contiguous()
 
 
 def _allowed_missing(key: str) -> bool:
@@ -83,8 +118,15 @@ def load_backbone_checkpoint(model: nn.Module,
                              path: str,
                              prefix: Optional[str] = None,
                              ignore_prefixes: Sequence[str] = (RELEASED_HEAD_PREFIX, ),
-                             logger: Optional[logging.Logger] = None) -> LoadReport:
+                             logger: Optional[logging.Logger] = None,
+                             stem_adapter: Optional[str] = None) -> LoadReport:
     """Load a released, mmengine or bare checkpoint into an E-SpikeFormer strictly and report.
+
+    ``stem_adapter='mean'`` loads a checkpoint whose stem has another number of input channels
+    (an ImageNet file, 3, into a 2-channel event-frame model) through
+    :func:`adapt_stem_channels`; only the stem kernel's input-channel dimension may differ,
+    every other key is loaded strictly as below, and the adaptation is reported
+    (``LoadReport.adapted``) and logged. Without it such a file is a shape-mismatch error.
 
     * every model parameter/buffer must be in the file, except BN ``num_batches_tracked``
       counters and ``layer_scale*`` parameters the released models do not have (kept at
@@ -99,6 +141,21 @@ def load_backbone_checkpoint(model: nn.Module,
     sd = extract_backbone_state_dict(load_checkpoint_file(path), prefix, source=path)
     target = model.state_dict()
     report = LoadReport(source=path)
+    if STEM_WEIGHT in sd and STEM_WEIGHT in target:
+        src, dst = sd[STEM_WEIGHT], target[STEM_WEIGHT]
+        if src.shape != dst.shape and src.dim() == dst.dim() == 4 and \
+                (src.shape[0], *src.shape[2:]) == (dst.shape[0], *dst.shape[2:]):
+            if stem_adapter is None:
+                raise CheckpointError(
+                    f'{path}: {STEM_WEIGHT}: checkpoint {tuple(src.shape)} vs model '
+                    f'{tuple(dst.shape)}: the stem has {src.shape[1]} input channels in the '
+                    f"file and {dst.shape[1]} in the model; pass stem_adapter='mean' (init_cfg "
+                    f"key) to adapt it (adapt_stem_channels)")
+            sd = dict(sd)
+            sd[STEM_WEIGHT] = adapt_stem_channels(src, dst.shape[1], stem_adapter, path)
+            report.adapted[STEM_WEIGHT] = (
+                f'{stem_adapter} of {src.shape[1]} input channels -> {dst.shape[1]} '
+                f'(x{src.shape[1]}/{dst.shape[1]})')
 
     first_shape_mismatch(sd, target, path)
     missing = [k for k in target if k not in sd]
@@ -125,6 +182,8 @@ def load_backbone_checkpoint(model: nn.Module,
     if report.unexpected:
         log.warning(f'Unexpected key(s) in {path} not used by the model: '
                     f'{short_list(report.unexpected)}')
+    for k, how in report.adapted.items():
+        log.warning(f'{k} adapted from {path}: {how}')
     layer_scales = [k for k in report.missing_allowed if 'layer_scale' in k]
     if layer_scales:
         log.warning(f'{len(layer_scales)} layer-scale parameter(s) not in {path} keep their '
