@@ -56,3 +56,21 @@ def test_ops_prints_time_by_kind_and_the_dense_floor(tool, tmp_path, capsys):
     assert conv > 0 and mm >= 0
     assert re.search(r'float32 \d+ GFLOP/s', out)
     assert re.search(r'need at least [0-9.]+ ms per step', out)
+
+
+def test_random_event_frames_with_a_time_axis(tool, capsys):
+    """--time-steps: no data set; batches of (B, T, C, H, W) frames; peak memory printed."""
+    assert tool.main([CLS, '--warmup', '0', '--steps', '1', '--time-steps', '2', '--frames',
+                      '2', '32', '32', '--batch-size', '1', '--cfg-options',
+                      'model.backbone.in_channels=2']) == 0
+    out = capsys.readouterr().out
+    assert 'random event frames: batch 1 x T 2 x 2x32x32' in out
+    assert float(re.search(r'^backward\s+([0-9.]+)', out, re.M).group(1)) > 0
+    after, before = map(float, re.search(r'peak resident memory: (\d+) MiB \((\d+) MiB before',
+                                         out).groups())
+    assert after >= before > 0
+
+
+def test_time_steps_needs_frames(tool):
+    with pytest.raises(SystemExit):
+        tool.main([CLS, '--time-steps', '4'])

@@ -3,6 +3,7 @@ test).
 
     python tools/analysis_tools/benchmark_train_step.py CONFIG [--warmup 20] [--steps 15]
         [--modules NAME ...] [--threads N] [--ops] [--cfg-options k=v ...]
+        [--time-steps T --frames C H W [--batch-size B]]
 
 Builds the config's model, optimizer wrapper and training data loader (in this process, no
 workers), loads ``--warmup + --steps`` batches first, then runs the steps the way mmengine's
@@ -18,7 +19,15 @@ workers), loads ``--warmup + --steps`` batches first, then runs the steps the wa
   The rest of the forward is the task's own work: target assignment, sampling, losses,
   proposals.
 
-Prints milliseconds per step (mean over the timed steps) and the share of the step.
+Prints milliseconds per step (mean over the timed steps) and the share of the step, and the
+process's peak resident memory (``ru_maxrss``) before and after the steps: their difference is
+what the training steps added on top of the model, the optimizer and the loaded batches.
+
+``--time-steps T --frames C H W`` times a classifier on event frames without a data set:
+every batch is ``--batch-size`` random binary frame stacks ``(B, T, C, H, W)`` with random
+labels, handed to the model as its data preprocessor would (that part reads 0 ms). The config
+gives the model (e.g. a classification config with ``--cfg-options
+model.backbone.in_channels=2``).
 
 With ``--ops`` it then says what bounds the step (:mod:`mmsdt.utils.step_profile`):
 
@@ -33,6 +42,7 @@ With ``--ops`` it then says what bounds the step (:mod:`mmsdt.utils.step_profile
 """
 import argparse
 import os.path as osp
+import resource
 import sys
 import tempfile
 import time
@@ -90,9 +100,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='also profile the steps by kind of op and compare their dense '
                              'FLOPs with the measured GEMM rate')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    parser.add_argument('--time-steps', type=int, default=None,
+                        help='T: random event frames (B, T, C, H, W) instead of the data set')
+    parser.add_argument('--frames', type=int, nargs=3, metavar=('C', 'H', 'W'), default=None,
+                        help='channels and size of each frame (with --time-steps)')
+    parser.add_argument('--batch-size', type=int, default=2,
+                        help='samples per random batch (with --time-steps)')
     args = parser.parse_args(argv)
     if args.warmup < 0 or args.steps < 1:
         parser.error('--warmup must be >= 0 and --steps >= 1')
+    if (args.time_steps is None) != (args.frames is None):
+        parser.error('--time-steps and --frames go together')
+    if args.time_steps is not None and (args.time_steps < 1 or args.batch_size < 1
+                                        or min(args.frames) < 1):
+        parser.error('--time-steps, --batch-size and --frames must be positive')
     if not osp.isfile(args.config):
         parser.error(f'config file not found: {args.config}')
     if args.threads:
@@ -121,18 +142,24 @@ def _benchmark(args, work_dir: str) -> int:
     hide_known_warnings(runner.logger)
     model = runner.model
     optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
-    loader = runner.build_dataloader(cfg.train_dataloader)
     timed = _timed_modules(model, args.modules)
     total = args.warmup + args.steps
     print(f'{args.config}: loading {total} batches, then {args.warmup} warm-up and '
           f'{args.steps} timed steps on {torch.get_num_threads()} threads', flush=True)
     batches, load_time = [], 0.0
-    iterator = iter(loader)
-    for i in range(total):
-        start = time.perf_counter()
-        batches.append(next(iterator))
-        if i >= args.warmup:
-            load_time += time.perf_counter() - start
+    if args.time_steps is not None:
+        batches = _random_frame_batches(cfg, total, args.batch_size, args.time_steps,
+                                        args.frames)
+        print(f'random event frames: batch {args.batch_size} x T {args.time_steps} x '
+              f'{"x".join(map(str, args.frames))}', flush=True)
+    else:
+        iterator = iter(runner.build_dataloader(cfg.train_dataloader))
+        for i in range(total):
+            start = time.perf_counter()
+            batches.append(next(iterator))
+            if i >= args.warmup:
+                load_time += time.perf_counter() - start
+    rss_before = _peak_rss_mib()
 
     totals: Dict[str, float] = defaultdict(float)
     calls: Dict[str, int] = defaultdict(int)
@@ -169,16 +196,42 @@ def _benchmark(args, work_dir: str) -> int:
     skipped = [n for n in timed if not calls[n]]
     if skipped:  # e.g. a RoI head: the detector calls its loss(), not forward()
         print(f'not timed (forward not called during training): {", ".join(skipped)}')
+    rss_after = _peak_rss_mib()
+    print(f'peak resident memory: {rss_after:.0f} MiB ({rss_before:.0f} MiB before the steps, '
+          f'+{rss_after - rss_before:.0f} MiB in training)')
     if args.ops:
         _print_bounds(model, optim_wrapper, batches[args.warmup:], step / args.steps)
     return 0
+
+
+def _peak_rss_mib() -> float:
+    """The peak resident memory of this process so far (MiB; Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _random_frame_batches(cfg, count: int, batch_size: int, steps: int, frames) -> List[dict]:
+    """``count`` batches of random binary frames (B, T, C, H, W) with random labels, already
+    in the form a data preprocessor returns (marked ``preprocessed``)."""
+    from mmpretrain.structures import DataSample
+    num_classes = cfg.model.head.num_classes
+    g = torch.Generator().manual_seed(0)
+    batches = []
+    for _ in range(count):
+        inputs = (torch.rand(batch_size, steps, *frames, generator=g) < 0.1).float()
+        labels = torch.randint(0, num_classes, (batch_size, ), generator=g)
+        samples = [DataSample().set_gt_label(int(label)) for label in labels]
+        batches.append(dict(inputs=inputs, data_samples=samples, preprocessed=True))
+    return batches
 
 
 def _train_step(model, optim_wrapper, batch) -> List[float]:
     """One training step as mmengine's ``train_step`` runs it; the seconds of its four parts
     (data preprocessor, forward with losses, backward, optimizer step with zero_grad)."""
     t0 = time.perf_counter()
-    data = model.data_preprocessor(batch, True)
+    if batch.get('preprocessed'):
+        data = dict(inputs=batch['inputs'], data_samples=batch['data_samples'])
+    else:
+        data = model.data_preprocessor(batch, True)
     t1 = time.perf_counter()
     losses = model(**data, mode='loss')
     loss, _ = model.parse_losses(losses)
