@@ -5,11 +5,21 @@ True = ON) — tonic's layout, so tonic users pass their arrays through :func:`a
 :func:`read_events` reads the formats of the public releases (AEDAT 2.0 / 3.1 / 4.0, the ATIS
 ``.bin`` of N-MNIST and N-Caltech101, ``.npy`` and ``.npz``); :func:`write_events` writes
 ``.npz``, ATIS ``.bin`` and AEDAT 4.0. Faults are :class:`EventFileError` naming the file.
+Pipeline steps: :class:`EventsToFrames` bins events into frames ``(T, P, H, W)`` (tonic's
+``ToFrame`` counts), the frame augmentations, :class:`EventDrop`, the denoise filters and
+:class:`PackEventInputs`.
 """
+from .augment import EventCenterCrop, EventRandomCrop, EventRandomFlip, EventResize
+from .denoise import EventDenoise, EventRefractory
+from .drop import EventDrop
+from .frames import EventFramesError, EventsToFrames
 from .io import detect_format, read_events, write_events
 from .layout import EVENT_DTYPE, EventFileError, as_events, check_in_sensor
+from .packing import PackEventInputs
 
 __all__ = [
     'EVENT_DTYPE', 'EventFileError', 'as_events', 'check_in_sensor', 'detect_format',
-    'read_events', 'write_events'
+    'read_events', 'write_events', 'EventsToFrames', 'EventFramesError', 'EventRandomCrop',
+    'EventCenterCrop', 'EventResize', 'EventRandomFlip', 'EventDrop', 'EventDenoise',
+    'EventRefractory', 'PackEventInputs'
 ]
