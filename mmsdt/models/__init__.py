@@ -1,9 +1,10 @@
 """mmsdt models; importing this package registers them in ``mmsdt.registry.MODELS``.
 
 The backbone and the spiking layers need only torch, mmengine and timm. The detection
-components import mmdet, the segmentation components mmseg and the classification head
-mmpretrain; each group is imported only when its package is installed, otherwise its names
-are registered as placeholders that raise an ImportError naming the package (see
+components import mmdet, the segmentation components mmseg, the classification head and the
+event data preprocessor (with its batch augmentation ``mmsdt.EventMix``) mmpretrain; each
+group is imported only when its package is installed, otherwise its names are registered as
+placeholders that raise an ImportError naming the package (see
 :mod:`mmsdt.models.task_packages`).
 """
 from .backbones import ESpikeFormer
@@ -21,7 +22,7 @@ SEG_PACKAGE = TaskPackage(
     components=('SpikeFPNHead', 'StrideCheckedEncoderDecoder'))
 CLS_PACKAGE = TaskPackage(
     import_name='mmpretrain', requirement='mmpretrain==1.2.0', extra='cls',
-    components=('SpikeLinearClsHead', ))
+    components=('SpikeLinearClsHead', 'EventDataPreprocessor'))
 
 __all__ = ['ESpikeFormer', 'SpikeConv2d', 'SpikeLinear', 'SpikeConvTranspose2d']
 
@@ -45,6 +46,7 @@ else:
     register_placeholders(SEG_PACKAGE)
 
 if is_installed(CLS_PACKAGE.import_name):
+    from .data_preprocessors import EventDataPreprocessor  # noqa: F401
     from .heads import SpikeLinearClsHead  # noqa: F401
     __all__ += CLS_PACKAGE.components
 else:
