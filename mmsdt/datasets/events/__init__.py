@@ -23,3 +23,17 @@ __all__ = [
     'EventCenterCrop', 'EventResize', 'EventRandomFlip', 'EventDrop', 'EventDenoise',
     'EventRefractory', 'PackEventInputs'
 ]
+
+# Loading steps (LoadEvents cuts labelled intervals; LoadHARDVSFrames reads HARDVS clips) and
+# the release data sets, mmpretrain BaseDatasets (mmpretrain: the `cls` extra).
+from .loading import LoadEvents, LoadHARDVSFrames  # noqa: E402
+
+__all__ += ['LoadEvents', 'LoadHARDVSFrames']
+from importlib.util import find_spec  # noqa: E402
+
+if find_spec('mmpretrain') is not None:
+    from .cifar10_dvs import CIFAR10DVS  # noqa: E402
+    from .dvs_gesture import DVS128Gesture  # noqa: E402
+    from .hardvs import HARDVS  # noqa: E402
+    from .nmnist import NMNIST  # noqa: E402
+    __all__ += ['CIFAR10DVS', 'DVS128Gesture', 'HARDVS', 'NMNIST']
