@@ -71,16 +71,21 @@ def test_model_entry(meta, model):
 
 
 def test_backbone_parameter_counts():
-    """`Parameters (backbone)` is the real count of the configured arch (no ImageNet head)."""
+    """`Parameters (backbone)` is the real count of the configured backbone (arch, input
+    channels, layer scale; no ImageNet head)."""
     from mmsdt.models import ESpikeFormer
     counts = {}
     for _, model in MODELS:
-        arch = Config.fromfile(str(REPO / model['Config'])).model.backbone.arch
-        if arch not in counts:
-            counts[arch] = sum(p.numel() for p in ESpikeFormer(arch=arch).parameters())
-        assert model['Metadata']['Parameters (backbone)'] == counts[arch], model['Name']
+        backbone = Config.fromfile(str(REPO / model['Config'])).model.backbone
+        shape_args = {k: backbone[k] for k in ('in_channels', 'layer_scale_init_value')
+                      if backbone.get(k) is not None}
+        key = (backbone.arch, tuple(sorted(shape_args.items())))
+        if key not in counts:
+            counts[key] = sum(p.numel() for p in
+                              ESpikeFormer(arch=backbone.arch, **shape_args).parameters())
+        assert model['Metadata']['Parameters (backbone)'] == counts[key], model['Name']
     # docs/reference_numbers.md: params-2.7m, params-19m
-    assert counts['2.7m'] == 2573048 and counts['19m'] == 18626504
+    assert counts[('2.7m', ())] == 2573048 and counts[('19m', ())] == 18626504
 
 
 def test_collections_are_complete_and_their_readmes_exist():
