@@ -7,11 +7,13 @@ True = ON) — tonic's layout, so tonic users pass their arrays through :func:`a
 ``.npz``, ATIS ``.bin`` and AEDAT 4.0. Faults are :class:`EventFileError` naming the file.
 Pipeline steps: :class:`EventsToFrames` bins events into frames ``(T, P, H, W)`` (tonic's
 ``ToFrame`` counts), the frame augmentations, :class:`EventDrop`, the denoise filters and
-:class:`PackEventInputs`.
+:class:`PackEventInputs`. :class:`DVSEmulator` turns a greyscale video into events (the
+toy event set's source).
 """
 from .augment import EventCenterCrop, EventRandomCrop, EventRandomFlip, EventResize
 from .denoise import EventDenoise, EventRefractory
 from .drop import EventDrop
+from .emulator import DVSEmulator, emulate_events
 from .frames import EventFramesError, EventsToFrames
 from .io import detect_format, read_events, write_events
 from .layout import EVENT_DTYPE, EventFileError, as_events, check_in_sensor
@@ -21,7 +23,7 @@ __all__ = [
     'EVENT_DTYPE', 'EventFileError', 'as_events', 'check_in_sensor', 'detect_format',
     'read_events', 'write_events', 'EventsToFrames', 'EventFramesError', 'EventRandomCrop',
     'EventCenterCrop', 'EventResize', 'EventRandomFlip', 'EventDrop', 'EventDenoise',
-    'EventRefractory', 'PackEventInputs'
+    'EventRefractory', 'PackEventInputs', 'DVSEmulator', 'emulate_events'
 ]
 
 # Loading steps (LoadEvents cuts labelled intervals; LoadHARDVSFrames reads HARDVS clips) and
