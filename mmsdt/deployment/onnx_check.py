@@ -37,6 +37,9 @@ from torch import nn
 
 from mmsdt.snn import HookSet, fold_bn, is_spiking_neuron
 
+from .onnx_export import _flat_outputs as _flat
+from .onnx_export import _require as require_package
+
 UNIT_ROUNDOFF = 2.0**-24  # float32
 # Nodes whose one output element sums more than one rounded term (others round once).
 _ACCUMULATING = ('Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean',
@@ -44,19 +47,7 @@ _ACCUMULATING = ('Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'ReduceSum', 'Reduce
 
 
 def _require(module: str):
-    try:
-        return __import__(module)
-    except ImportError as err:
-        raise ImportError(f'the ONNX check needs the {module!r} package; install the pinned '
-                          f'version with `make env` (requirements/constraints.txt)') from err
-
-
-def _flat(out) -> List[torch.Tensor]:
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, dict):
-        out = list(out.values())
-    return [t for o in out for t in _flat(o)]
+    return require_package(module, 'the ONNX check')
 
 
 @dataclass

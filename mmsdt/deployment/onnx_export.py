@@ -22,11 +22,11 @@ from mmsdt.snn import SpikeRecorder
 _EXTERNAL_DATA_BYTES = 1 << 30
 
 
-def _require(module: str):
+def _require(module: str, purpose: str = 'ONNX export'):
     try:
         return __import__(module)
     except ImportError as err:
-        raise ImportError(f'ONNX export needs the {module!r} package; install the pinned '
+        raise ImportError(f'{purpose} needs the {module!r} package; install the pinned '
                           f'version with `make env` (requirements/constraints.txt)') from err
 
 
