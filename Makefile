@@ -2,6 +2,8 @@
 #   make run             - the main job on the embedded default (toy detection; no downloads)
 #   make run TASK=seg    - the same for segmentation (TASK=cls: classification,
 #                          TASK=gac: projects/gac, Gated Attention Coding)
+#   make run TASK=dvs    - event-camera classification: motion classes through a DVS
+#                          emulator, T = 4 frames
 #   make test            - the test suite
 PY := .venv/bin/python
 TASK ?= det

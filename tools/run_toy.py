@@ -1,6 +1,6 @@
 """The embedded default: toy data -> spiking model training -> evaluation -> pictures.
 
-    python tools/run_toy.py [--task det|seg|cls] [--config CONFIG] [--work-dir DIR]
+    python tools/run_toy.py [--task det|seg|cls|gac|dvs] [--config CONFIG] [--work-dir DIR]
                             [--data-root DIR] [--num-vis N] [--cfg-options k=v ...]
 
 ``det`` (default): the toy COCO set -> spiking Mask R-CNN (2.7m E-SpikeFormer, from scratch)
@@ -9,7 +9,10 @@ on val images with mmdet's DetInferencer. ``seg``: the ADE-style toy set -> spik
 FPN -> mIoU -> coloured overlays with mmseg's MMSegInferencer. ``cls``: the toy classification set
 (ImageNet folder layout) -> the 2.7m E-SpikeFormer classifier on mmpretrain -> top-1 / top-5 ->
 a grid of val images with predicted and true classes (mmpretrain's
-ImageClassificationInferencer). Data are generated if missing;
+ImageClassificationInferencer). ``dvs``: the toy event set (8 motion classes, DVS emulator,
+N-MNIST layout) -> the 2.7m E-SpikeFormer with T = 4 frames -> top-1 / top-5 -> a grid of val
+samples as ON / OFF frames with predicted and true classes, and the T frames of a few samples
+side by side. Data are generated if missing;
 a one-line summary is printed and ``summary.json`` written to the work dir.
 """
 import argparse
@@ -32,8 +35,11 @@ TASKS = {
     'gac': dict(
         config='projects/gac/configs/toy/gac-msresnet18-w8-t4_1xb32-1400i_toy-cls-32px.py',
         data_root='data/toy_cls32', work_dir='work_dirs/toy_gac'),
+    'dvs': dict(config='configs/toy/e-spikeformer-2.7m-t4_1xb16-600i_toy-dvs-64px.py',
+                data_root='data/toy_dvs', work_dir='work_dirs/toy_dvs'),
 }
-NUM_VIS = dict(det=6, seg=6, cls=24, gac=24)  # images drawn by default
+NUM_VIS = dict(det=6, seg=6, cls=24, gac=24, dvs=24)  # images drawn by default
+NUM_TIME_ROWS = 6  # dvs: samples whose T frames are drawn side by side
 
 def step(i: int, n: int, text: str) -> None:
     print(f'[{i}/{n}] {text}', flush=True)
@@ -42,6 +48,12 @@ def step(i: int, n: int, text: str) -> None:
 def prepare_data(task: str, data_root: str) -> str:
     """Generate the task's toy set under ``data_root`` unless it is there; say which."""
     from mmsdt.datasets import generate_toy_ade, generate_toy_cls, generate_toy_coco
+    if task == 'dvs':
+        from mmsdt.datasets import generate_toy_dvs
+        summary = generate_toy_dvs(data_root)
+        return ('generated' if summary['generated'] else 'reused') + ': ' + ', '.join(
+            f'{split}: {info["recordings"]} recordings' for split, info in
+            summary['splits'].items())
     if task == 'gac':
         summary = generate_toy_cls(data_root, size=32)
     else:
@@ -108,6 +120,42 @@ def draw_classification(config: str, ckpt: str, data_root: str, out_dir: str, nu
         'toy val: predicted class, score (true class)')
 
 
+def draw_event_predictions(model, dataset, out_dir: str, num: int) -> str:
+    """Predict ``num`` val samples (taken evenly over the classes) with ``model`` and draw
+    them: ``val_predictions.png``, a grid of the samples' frames summed over T (ON red, OFF
+    blue) with the predicted class and score (green when right, red when wrong) and the true
+    class, and ``val_time_steps.png``, the T frames of the first samples side by side.
+    Returns the folder."""
+    import numpy as np
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from mmsdt.visualization import draw_event_grid, draw_event_time_steps
+    classes = dataset.metainfo['classes']
+    labels = np.asarray(dataset.get_gt_labels())
+    per_class = [np.nonzero(labels == c)[0] for c in range(len(classes))]
+    picked = [int(idx[i]) for i in range(num) for idx in per_class if i < len(idx)][:num]
+    batch = pseudo_collate([dataset[i] for i in picked])
+    model.eval()
+    with torch.no_grad():
+        samples = model.test_step(batch)
+    frames = [inputs.numpy() for inputs in batch['inputs']]
+    preds = [int(sample.pred_score.argmax()) for sample in samples]
+    truths = [int(sample.gt_label) for sample in samples]
+    captions = [f'{classes[p]} {float(sample.pred_score[p]):.2f}\n(true: {classes[t]})'
+                for p, t, sample in zip(preds, truths, samples)]
+    draw_event_grid(osp.join(out_dir, 'val_predictions.png'), frames, captions,
+                    [p == t for p, t in zip(preds, truths)],
+                    'toy dvs val (frames summed over T; ON red, OFF blue): predicted class, '
+                    'score (true class)')
+    rows = min(NUM_TIME_ROWS, len(frames))
+    draw_event_time_steps(osp.join(out_dir, 'val_time_steps.png'), frames[:rows],
+                          [f'{classes[t]}\n(pred: {classes[p]})'
+                           for p, t in zip(preds[:rows], truths[:rows])],
+                          f'toy dvs val: the T = {frames[0].shape[0]} frames of each sample')
+    return out_dir
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from mmsdt.utils.quiet import hide_known_warnings
     hide_known_warnings()
@@ -122,8 +170,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--config')
     parser.add_argument('--work-dir')
     parser.add_argument('--data-root')
-    parser.add_argument('--num-vis', type=int, help='val images to draw (default det / seg 6, '
-                        'cls 24)')
+    parser.add_argument('--num-vis', type=int, help='val images (dvs: recordings) to draw '
+                        '(default det / seg 6, cls / gac / dvs 24)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     defaults = TASKS[args.task]
@@ -162,8 +210,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     metrics = runner.test()
 
     step(4, n, f'drawing predictions on {num_vis} val images')
-    vis_dir = draw(args.task, config, ckpt, data_root, osp.join(work_dir, 'predictions'),
-                   num_vis)
+    if args.task == 'dvs':  # the tested model (checkpoint weights) on the test data set
+        vis_dir = draw_event_predictions(model, runner.test_dataloader.dataset,
+                                         osp.join(work_dir, 'predictions'), num_vis)
+    else:
+        vis_dir = draw(args.task, config, ckpt, data_root, osp.join(work_dir, 'predictions'),
+                       num_vis)
 
     step(5, n, 'summary')
     if args.task == 'det':
@@ -171,6 +223,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                       segm_mAP=metrics['coco/segm_mAP'], segm_mAP_50=metrics['coco/segm_mAP_50'])
     elif args.task == 'seg':  # mmseg reports percentages
         scores = dict(mIoU=metrics['mIoU'] / 100, aAcc=metrics['aAcc'] / 100)
+    elif args.task == 'dvs':  # mmpretrain's metric names, as fractions
+        scores = {k: metrics[k] / 100 for k in ('accuracy/top1', 'accuracy/top5')}
     else:  # so does mmpretrain
         scores = {'top-1': metrics['accuracy/top1'] / 100,
                   'top-5': metrics['accuracy/top5'] / 100}

@@ -18,3 +18,16 @@ def test_cli(tmp_path, capsys):
     assert summary['splits']['val']['images'] == 2
     module.main(['coco', '--out', out, '--num-train', '3', '--num-val', '2', '--seed', '1'])
     assert 'up to date' in capsys.readouterr().out
+
+
+def test_cli_dvs(tmp_path, capsys):
+    path = REPO / 'tools' / 'dataset_converters' / 'make_toy_data.py'
+    spec = importlib.util.spec_from_file_location('make_toy_data', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    summary = module.main(['dvs', '--out', str(tmp_path / 'dvs'), '--num-train', '1',
+                           '--num-val', '1'])
+    text = capsys.readouterr().out
+    assert 'train: 8/8 recordings' in text and 'toy dvs generated' in text
+    assert 'val (Test): 8 recordings' in text
+    assert summary['splits']['val']['events'] > 0

@@ -23,7 +23,8 @@ def _load_run_toy():
 
 
 @pytest.mark.parametrize('task, metric', [('det', 'bbox_mAP'), ('seg', 'mIoU'),
-                                          ('cls', 'top-1'), ('gac', 'top-1')])
+                                          ('cls', 'top-1'), ('gac', 'top-1'),
+                                          ('dvs', 'accuracy/top1')])
 def test_run_toy_pipeline(task, metric, tmp_path):
     work, data = tmp_path / 'work', tmp_path / 'data'
     # a short TMPDIR (as users have; mmsdt.utils.private_tempdir sidesteps long ones)
@@ -52,6 +53,15 @@ def test_run_toy_pipeline(task, metric, tmp_path):
         grid = cv2.imread(summary['predictions'])
         assert summary['predictions'].endswith('.png') and grid is not None
         assert 0.0 <= summary['top-1'] <= summary['top-5'] <= 1.0
+    elif task == 'dvs':  # the ON / OFF prediction grid and the T frames side by side
+        import cv2
+        drawn = sorted(p.name for p in Path(summary['predictions']).glob('*'))
+        assert drawn == ['val_predictions.png', 'val_time_steps.png']
+        assert all(cv2.imread(str(Path(summary['predictions']) / name)) is not None
+                   for name in drawn)
+        assert [line for line in proc.stdout.splitlines()
+                if line.startswith('toy dvs: accuracy/top1 ')]
+        assert 0.0 <= summary['accuracy/top1'] <= summary['accuracy/top5'] <= 1.0
     else:
         drawn = list(Path(summary['predictions']).glob('*'))
         assert len(drawn) == 2
@@ -66,7 +76,7 @@ def test_data_root_reaches_wrapped_training_sets():
     MultiImageMixDataset), not only the top-level dataset dict."""
     from mmengine.config import Config
     run_toy = _load_run_toy()
-    for task in ('det', 'seg', 'cls', 'gac'):
+    for task in ('det', 'seg', 'cls', 'gac', 'dvs'):
         cfg = Config.fromfile(str(REPO / run_toy.TASKS[task]['config']))
         run_toy.point_config_at(cfg, task, '/elsewhere/toy')
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -1,33 +1,35 @@
 """Write the deterministic toy data sets used as the default for detection, segmentation and
-classification runs.
+classification runs and an event-camera set.
 
-    python tools/dataset_converters/make_toy_data.py {coco,ade,cls} --out DIR [--num-train N]
-                        [--num-val N] [--seed S] [--force]
+    python tools/dataset_converters/make_toy_data.py {coco,ade,cls,dvs} --out DIR
+                        [--num-train N] [--num-val N] [--seed S] [--force]
 
 ``coco`` writes an instance segmentation set in COCO format (3 classes: circle, square,
 triangle), ``ade`` a semantic segmentation set in the ADE20K layout (label 0 unlabelled,
 1 background, 2-4 the shapes), ``cls`` a classification set in the ImageNet folder layout
-(6 shape / texture classes; the counts are per class, default 500 / 40). Nothing is
-downloaded. When DIR already holds a set made with the same arguments it is reused unless
-``--force`` is given.
+(6 shape / texture classes; the counts are per class, default 500 / 40), ``dvs`` an
+event-camera set in the N-MNIST layout (8 motion classes through the DVS emulator, ATIS
+``.bin`` files of a 64x64 sensor; per class, default 150 / 25). Nothing is downloaded. When
+DIR already holds a set made with the same arguments it is reused unless ``--force`` is given.
 """
 import argparse
 import time
 from typing import List, Optional
 
-from mmsdt.datasets import generate_toy_ade, generate_toy_cls, generate_toy_coco
+from mmsdt.datasets import generate_toy_ade, generate_toy_cls, generate_toy_coco, generate_toy_dvs
 
-GENERATORS = dict(coco=generate_toy_coco, ade=generate_toy_ade, cls=generate_toy_cls)
+GENERATORS = dict(coco=generate_toy_coco, ade=generate_toy_ade, cls=generate_toy_cls,
+                  dvs=generate_toy_dvs)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('kind', choices=sorted(GENERATORS), help='data set format')
     parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument('--num-train', type=int, help='training images (per class for cls; '
-                        'default 200, cls 500)')
-    parser.add_argument('--num-val', type=int, help='validation images (per class for cls; '
-                        'default 50, cls 40)')
+    parser.add_argument('--num-train', type=int, help='training images (per class for cls and '
+                        'dvs; default 200, cls 500, dvs 150)')
+    parser.add_argument('--num-val', type=int, help='validation images (per class for cls and '
+                        'dvs; default 50, cls 40, dvs 25)')
     parser.add_argument('--seed', type=int, default=0, help='non-negative seed')
     parser.add_argument('--force', action='store_true', help='regenerate even if up to date')
     return parser.parse_args(argv)
@@ -38,7 +40,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
     def progress(split: str, done: int, total: int) -> None:
         if done == total or done % 50 == 0:
-            print(f'[{args.kind}] {split}: {done}/{total} images', flush=True)
+            unit = 'recordings' if args.kind == 'dvs' else 'images'
+            print(f'[{args.kind}] {split}: {done}/{total} {unit}', flush=True)
 
     counts = {k: v for k, v in (('num_train', args.num_train), ('num_val', args.num_val))
               if v is not None}  # the generator's own defaults otherwise
@@ -53,6 +56,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
             per_class = ', '.join(f'{k}={v}' for k, v in stats['per_class'].items())
             parts.append(f'{split}: {stats["images"]} images, {stats["instances"]} instances '
                          f'({per_class})')
+        elif args.kind == 'dvs':
+            parts.append(f'{split} ({stats["folder"]}): {stats["recordings"]} recordings, '
+                         f'{stats["events"]} events')
         elif args.kind == 'ade':
             per_class = ', '.join(f'{k}={v}' for k, v in stats['images_per_class'].items())
             parts.append(f'{split}: {stats["images"]} images (images containing: {per_class})')

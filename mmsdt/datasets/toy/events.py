@@ -224,7 +224,8 @@ def generate_toy_dvs(root: str, num_train: int = 150, num_val: int = 25, seed: i
     if not 32 <= size <= 255:
         raise ValueError(f'size must be in 32-255 (8-bit ATIS coordinates), got {size}')
     args = dict(generator='toy_dvs', format_version=FORMAT_VERSION, num_train=int(num_train),
-                num_val=int(num_val), seed=int(seed), size=int(size), emulator=EMULATOR)
+                num_val=int(num_val), seed=int(seed), size=int(size), frames=NUM_FRAMES,
+                frame_us=FRAME_US, emulator=EMULATOR)
     marker = os.path.join(root, '.complete_dvs')
     counts = dict(train=int(num_train), val=int(num_val))
     reuse = not force and read_marker(marker) == args
