@@ -5,6 +5,8 @@
 # hints at, reference dvs.md section 3.4). Training: EventDrop and a horizontal flip of the
 # whole sample (the classes do not depend on left / right). The release has no val split; val
 # is the test split.
+_base_ = './event_cls_loaders.py'
+
 dataset_type = 'mmsdt.CIFAR10DVS'
 data_root = 'data/cifar10_dvs/'
 num_frames = 8
@@ -27,15 +29,7 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=64, num_workers=4, persistent_workers=True, drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
+    batch_size=64, dataset=dict(type=dataset_type, data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=64, num_workers=4, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
-                 pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+    batch_size=64, dataset=dict(type=dataset_type, data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator

@@ -7,6 +7,8 @@
 # time, area or at random, or nothing). No flip: mirroring swaps the left / right hand and the
 # clockwise / counter-clockwise classes. The release has no val split; val is the test split
 # (the usual practice for this data set; the test set then selects the checkpoint).
+_base_ = './event_cls_loaders.py'
+
 dataset_type = 'mmsdt.DVS128Gesture'
 data_root = 'data/dvs128_gesture/'
 num_frames = 16
@@ -26,15 +28,7 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=16, num_workers=4, persistent_workers=True, drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
+    batch_size=16, dataset=dict(type=dataset_type, data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=16, num_workers=4, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
-                 pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+    batch_size=16, dataset=dict(type=dataset_type, data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator

@@ -10,6 +10,8 @@
 # the whole clip horizontally with p = 0.5 (one draw per clip; the paper flipped each frame on
 # its own). Model selection on val; test is evaluated by tools/test.py only.
 # 24 clips per GPU (the paper: 3 GPUs x 24).
+_base_ = './event_cls_loaders.py'
+
 dataset_type = 'mmsdt.HARDVS'
 data_root = 'data/hardvs/'
 clip_len = 8
@@ -30,19 +32,11 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=24, num_workers=8, persistent_workers=True, drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
+    batch_size=24, num_workers=8,
+    dataset=dict(type=dataset_type, data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=24, num_workers=8, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='val', test_mode=True,
-                 pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+    batch_size=24, num_workers=8,
+    dataset=dict(type=dataset_type, data_root=data_root, split='val', pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=24, num_workers=8, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
-                 pipeline=test_pipeline))
-test_evaluator = val_evaluator
+    batch_size=24, num_workers=8,
+    dataset=dict(type=dataset_type, data_root=data_root, pipeline=test_pipeline))

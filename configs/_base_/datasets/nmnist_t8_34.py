@@ -2,6 +2,8 @@
 # T = 8 frames of equal duration (num_bins) over each recording (its three saccades), 2
 # polarity channels of counts at the sensor's 34x34. No flip (digits are not mirror-symmetric).
 # The release has no val split; val is the test split.
+_base_ = './event_cls_loaders.py'
+
 dataset_type = 'mmsdt.NMNIST'
 data_root = 'data/nmnist/'
 num_frames = 8
@@ -16,15 +18,7 @@ train_pipeline = [
 test_pipeline = train_pipeline
 
 train_dataloader = dict(
-    batch_size=128, num_workers=4, persistent_workers=True, drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, split='train',
-                 pipeline=train_pipeline))
+    batch_size=128, dataset=dict(type=dataset_type, data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=128, num_workers=4, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', test_mode=True,
-                 pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+    batch_size=128, dataset=dict(type=dataset_type, data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator

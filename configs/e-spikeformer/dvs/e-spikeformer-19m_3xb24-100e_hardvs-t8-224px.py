@@ -18,37 +18,26 @@
 # No accuracy is stated: the paper's repository reports none for HARDVS and its DVS table was not
 # available to this project (reference dvs.md section 1); nothing was re-measured here.
 _base_ = [
+    '../../_base_/models/e-spikeformer-10m_events.py',
     '../../_base_/datasets/hardvs_t8_224.py',
+    '../../_base_/schedules/sdt_adamw_200e_events.py',
     'mmpretrain::_base_/default_runtime.py',
     '../../_base_/mmsdt_cls_runtime.py',
 ]
 custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'],
                       allow_failed_imports=False)
 
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmsdt.ESpikeFormer', arch='19m', in_channels=2, out_indices=(4, ),
-                  layer_scale_init_value=1e-6, neuron_mode='stateless'),
-    neck=dict(type='GlobalAveragePooling'),
-    # the paper's head: integer spike (0..4, not normalised) -> Linear
-    head=dict(type='mmsdt.SpikeLinearClsHead', num_classes=300, in_channels=360,
-              loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-              topk=(1, 5),
-              init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.)))
-
-optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=1.125e-5, betas=(0.9, 0.999), weight_decay=1e-2),
-    paramwise_cfg=dict(flat_decay_mult=0.0),
-    clip_grad=dict(max_norm=1.0, norm_type=2))
+model = dict(backbone=dict(arch='19m', layer_scale_init_value=1e-6),
+             # the paper's head: integer spike (0..4, not normalised) -> Linear
+             head=dict(num_classes=300, in_channels=360))
+optim_wrapper = dict(optimizer=dict(lr=1.125e-5, weight_decay=1e-2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=10,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', T_max=90, eta_min=1e-6, by_epoch=True, begin=10, end=100,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_epochs=100, val_interval=1)
 auto_scale_lr = dict(base_batch_size=72)
 
 custom_hooks = [

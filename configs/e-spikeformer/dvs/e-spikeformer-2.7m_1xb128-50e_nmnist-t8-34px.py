@@ -7,36 +7,24 @@
 # (../../_base_/datasets/nmnist_t8_34.py). Not trained here; no reference number is stated
 # (none in this project's references).
 _base_ = [
+    '../../_base_/models/e-spikeformer-10m_events.py',
     '../../_base_/datasets/nmnist_t8_34.py',
+    '../../_base_/schedules/sdt_adamw_200e_events.py',
     'mmpretrain::_base_/default_runtime.py',
     '../../_base_/mmsdt_cls_runtime.py',
 ]
 custom_imports = dict(imports=['mmsdt.models', 'mmsdt.engine', 'mmsdt.datasets'],
                       allow_failed_imports=False)
 
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmsdt.ESpikeFormer', arch='2.7m', in_channels=2, out_indices=(4, ),
-                  stem_stride=1, neuron_mode='stateless', zero_init_residual=True),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='mmsdt.SpikeLinearClsHead', num_classes=10, in_channels=128,
-              loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-              topk=(1, ),
-              init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.)))
-
-optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(flat_decay_mult=0.0),
-    clip_grad=dict(max_norm=1.0, norm_type=2))
+model = dict(backbone=dict(arch='2.7m', stem_stride=1, zero_init_residual=True),
+             head=dict(num_classes=10, in_channels=128, topk=(1, )))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=5,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', T_max=45, eta_min=1e-5, by_epoch=True, begin=5, end=50,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=50, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+train_cfg = dict(max_epochs=50, val_interval=1)
 auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
                                      save_best='auto'))
