@@ -149,22 +149,26 @@ def preprocessed_batches(inferencer, images: Sequence, batch_size: int = 1) -> I
 
 
 # the generated toy sets' default folders and their tools/dataset_converters/make_toy_data.py kind
-TOY_SETS = dict(toy_coco='coco', toy_ade='ade', toy_cls='cls')
+TOY_SETS = dict(toy_coco='coco', toy_ade='ade', toy_cls='cls', toy_dvs='dvs')
+# what names a sample of a test set: an image file, an event recording, a HARDVS frame folder
+SAMPLE_KEYS = ('img_path', 'events_path', 'frame_dir')
 
 
-def dataset_images(config: str, num: int) -> Tuple[List[str], int]:
-    """Paths of the first ``num`` images of a config's test set, and the set's size (so a
-    caller can say when fewer than ``num`` exist).
+def _config(config) -> Config:
+    return config if isinstance(config, Config) else Config.fromfile(config)
+
+
+def _test_set(config: str):
+    """The config's test data set, built in the config's scope.
 
     Raises:
-        FileNotFoundError: the test set's files are missing; the message names the config's
-            data root and, for the generated toy sets, the command that makes them.
+        FileNotFoundError: see :func:`dataset_images`.
     """
     from mmengine.registry import DATASETS, init_default_scope
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope'))
     try:
-        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+        return DATASETS.build(cfg.test_dataloader.dataset)
     except FileNotFoundError as err:
         root = cfg.test_dataloader.dataset.get('data_root', '')
         kind = TOY_SETS.get(osp.basename(str(root).rstrip('/')))
@@ -173,8 +177,113 @@ def dataset_images(config: str, num: int) -> Tuple[List[str], int]:
                 '; point test_dataloader.dataset.data_root at your data')
         raise FileNotFoundError(f'{config}: the test set under {root!r} is missing ({err})'
                                 f'{hint}') from err
-    return [dataset.get_data_info(i)['img_path'] for i in range(min(num, len(dataset)))], \
+
+
+def _sample_name(info: dict) -> str:
+    for key in SAMPLE_KEYS:
+        if info.get(key) is not None:
+            return str(info[key])
+    raise KeyError(f'a test-set sample has none of {SAMPLE_KEYS}: {sorted(info)}')
+
+
+def dataset_images(config: str, num: int) -> Tuple[List[str], int]:
+    """Paths of the first ``num`` samples of a config's test set (image files; the event
+    recordings or HARDVS frame folders of an event-camera set), and the set's size (so a
+    caller can say when fewer than ``num`` exist).
+
+    Raises:
+        FileNotFoundError: the test set's files are missing; the message names the config's
+            data root and, for the generated toy sets, the command that makes them.
+    """
+    dataset = _test_set(config)
+    return [_sample_name(dataset.get_data_info(i)) for i in range(min(num, len(dataset)))], \
         len(dataset)
+
+
+def is_event_config(config) -> bool:
+    """Whether a config's model takes event frames with a time axis ``(B, T, C, H, W)``: its
+    data preprocessor is ``mmsdt.EventDataPreprocessor`` (``config``: a path or a Config)."""
+    cfg = _config(config)
+    pre = cfg.get('model', {}).get('data_preprocessor') or cfg.get('data_preprocessor') or {}
+    return str(pre.get('type', '')).split('.')[-1] == 'EventDataPreprocessor'
+
+
+# the test-pipeline transforms that cut a recording into T frames, and their T argument(s)
+FRAME_COUNT_KEYS = dict(EventsToFrames=('num_bins', 'event_bins'),
+                        LoadHARDVSFrames=('clip_len', ))
+
+
+def config_time_steps(config) -> int:
+    """The T of an event config: its data preprocessor's ``num_frames``, else the frame
+    count of its test pipeline (``EventsToFrames`` ``num_bins`` / ``event_bins``,
+    ``LoadHARDVSFrames`` ``clip_len``).
+
+    Raises:
+        ValueError: neither gives T (e.g. frames cut by ``time_window``); the message names
+            the config and the keys read.
+    """
+    cfg = _config(config)
+    pre = cfg.get('model', {}).get('data_preprocessor') or cfg.get('data_preprocessor') or {}
+    if pre.get('num_frames'):
+        return int(pre['num_frames'])
+    for step in cfg.test_dataloader.dataset.get('pipeline', []):
+        for key in FRAME_COUNT_KEYS.get(str(step.get('type', '')).split('.')[-1], ()):
+            if step.get(key):
+                return int(step[key])
+    raise ValueError(f'{getattr(cfg, "filename", config)}: no T found: set '
+                     f'model.data_preprocessor.num_frames (or EventsToFrames num_bins / '
+                     f'event_bins in test_dataloader.dataset.pipeline)')
+
+
+def dataset_batches(config: str, num: int) -> Tuple[Iterator[dict], List[str], int]:
+    """The first ``num`` samples of a config's test set through the config's own test
+    pipeline, one per batch, collated by the test loader's ``collate_fn`` (mmengine's
+    ``pseudo_collate`` by default, as the Runner does): ready for ``model.test_step`` or
+    ``model.data_preprocessor``. The path for event configs (:func:`is_event_config`), whose
+    samples are recordings rather than image files.
+
+    Returns:
+        tuple: the batches (made lazily), the samples' names (:func:`dataset_images`) and
+        the set's size.
+
+    Raises:
+        FileNotFoundError: see :func:`dataset_images`.
+    """
+    from mmengine.registry import FUNCTIONS
+    cfg = Config.fromfile(config)
+    dataset = _test_set(config)
+    collate_cfg = copy.deepcopy(cfg.test_dataloader.get('collate_fn')
+                                or dict(type='pseudo_collate'))
+    collate = collate_cfg.pop('type')
+    collate = functools.partial(FUNCTIONS.get(collate) if isinstance(collate, str) else collate,
+                                **collate_cfg)
+    count = min(num, len(dataset))
+    names = [_sample_name(dataset.get_data_info(i)) for i in range(count)]
+    return (collate([dataset[i]]) for i in range(count)), names, len(dataset)
+
+
+def random_event_batch(model: nn.Module, time_steps: int, height: int, width: int,
+                       seed: int = 0, rate: float = 0.5) -> dict:
+    """One random sample of event frames ``(T, C, H, W)`` as a collated batch (``inputs``: a
+    list of one tensor, no data samples) for ``model.test_step`` or
+    ``model.data_preprocessor``: per pixel, channel and frame a Poisson event count of mean
+    ``rate``, from a seeded generator. ``C`` is what the backbone's first convolution (the
+    stem) takes, i.e. its ``in_channels``.
+
+    Raises:
+        ValueError: the model's backbone has no convolution, or T, H or W is not positive.
+    """
+    if min(time_steps, height, width) < 1:
+        raise ValueError(f'event frames need T, H, W >= 1, got {time_steps}, {height}, {width}')
+    backbone = getattr(model, 'backbone', model)
+    stem = next((m for m in backbone.modules() if isinstance(m, nn.Conv2d)), None)
+    if stem is None:
+        raise ValueError(f'{type(backbone).__name__} has no Conv2d: cannot tell its input '
+                         f'channels')
+    generator = torch.Generator().manual_seed(seed)
+    shape = (time_steps, stem.in_channels, height, width)
+    frames = torch.poisson(torch.full(shape, float(rate)), generator=generator)
+    return dict(inputs=[frames], data_samples=None)
 
 
 def predict_images(inferencer, images: Sequence[str], batch_size: int = 1) -> list:

@@ -1,5 +1,7 @@
 """Firing rates over a whole test run (one and two processes), the energy tool and the
-spike-driven verification tool, on the toy classification and detection configs."""
+spike-driven verification tool, on the toy classification, detection and event-camera configs
+(the hand count of SOPs summed over T is tests/test_snn/test_time_axis.py::
+test_sops_with_time_counted_by_hand)."""
 import csv
 import json
 import os
@@ -11,12 +13,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmsdt.datasets import TOY_CLS_CLASSES, generate_toy_cls, generate_toy_coco
+from mmsdt.datasets import TOY_CLS_CLASSES, generate_toy_cls, generate_toy_coco, generate_toy_dvs
 
 REPO = Path(__file__).resolve().parents[2]
 CLS = 'configs/toy/e-spikeformer-2.7m_1xb32-800i_toy-cls-64px.py'
 DET = 'configs/toy/mask-rcnn_e-spikeformer-2.7m_spike-fpn_1xb4-720i_toy-coco.py'
 NUM_VAL = 2  # per class
+DVS = 'configs/toy/e-spikeformer-2.7m-t4_1xb16-600i_toy-dvs-64px.py'
+DVS_STATEFUL = 'configs/toy/e-spikeformer-2.7m-t4-stateful_1xb16-600i_toy-dvs-64px.py'
+DVS_DIR = 'configs/e-spikeformer/dvs/'
+NMNIST = DVS_DIR + 'e-spikeformer-2.7m_1xb128-50e_nmnist-t8-34px.py'
+GESTURE = DVS_DIR + 'e-spikeformer-10m_1xb16-200e_dvs128-gesture-t16-128px.py'
 
 
 @pytest.fixture(scope='module')
@@ -175,3 +182,128 @@ def test_verification_tool_passes_on_toy_detection(tmp_path):
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith('PASSED: 2 image(s)') and '100.0 % binary' in last
     assert ', 0 untied' in last
+
+
+@pytest.fixture(scope='module')
+def dvs_root(tmp_path_factory):
+    """The toy event set with one val recording per class (8) and no training split."""
+    root = tmp_path_factory.mktemp('dvs') / 'toy_dvs'
+    generate_toy_dvs(str(root), num_train=0, num_val=1, seed=0)
+    return root
+
+
+def _on_root(tmp_path, config, root):
+    cfg = tmp_path / 'dvs_cfg.py'  # the config on the fixture's folder
+    cfg.write_text(f"_base_ = '{REPO / config}'\n"
+                   f"test_dataloader = dict(dataset=dict(data_root='{root}/'))\n")
+    return cfg
+
+
+@pytest.mark.parametrize('config, mode', [(DVS, 'stateless'), (DVS_STATEFUL, 'stateful')])
+def test_verification_tool_on_toy_events_with_time(config, mode, dvs_root, tmp_path):
+    # random init, the config's own test pipeline on the toy recordings: T = 4 frames of
+    # 2 x 56 x 56 (the central crop) go through the model in one call
+    proc = _run([sys.executable, 'tools/analysis_tools/verify_spike_driven.py',
+                 str(_on_root(tmp_path, config, dvs_root)), '--num-images', '2'])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert (f'T = 4 time steps, {mode} neurons, inputs (B, T, C, H, W) = (1, 4, 2, 56, 56)'
+            in proc.stdout)
+    rows = [line for line in proc.stdout.splitlines() if line.split()[0].endswith('.bin')]
+    assert len(rows) == 2  # one row per recording, named by its file
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith(f'PASSED: 2 recording(s) of T = 4 time steps ({mode} neurons)')
+    assert '100.0 % binary' in last and ', 0 untied' in last
+    assert ' 0 spike inputs' not in last  # the spike-fed layers were reached
+
+
+def test_energy_tool_on_toy_events_and_random_frames(dvs_root, tmp_path):
+    proc = _run([sys.executable, 'tools/analysis_tools/spike_energy.py',
+                 str(_on_root(tmp_path, DVS, dvs_root)), '--num-images', '20', '--out-dir',
+                 str(tmp_path / 'toy')])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert '--num-images 20 but the test set has 8 recordings: using all 8' in proc.stdout
+    report = json.loads((tmp_path / 'toy' / 'energy.json').read_text())
+    assert report['num_images'] == 8 and report['time_steps'] == 4
+    assert 'per image, summed over T = 4 time steps' in proc.stdout
+    stem = report['layers'][0]  # analog-fed; one recording per call: T x B = 4 frames
+    assert stem['input'] == 'analog' and stem['input_shape'] == [4, 2, 56, 56]
+    assert report['totals']['backbone']['sops'] > 0
+    assert _known_harmless_lines(proc.stdout + proc.stderr) == []
+
+    # --shape on a release config without its data: random event frames, T and C from the
+    # config (N-MNIST: T = 8, 2 polarity channels)
+    nmnist = _run([sys.executable, 'tools/analysis_tools/spike_energy.py', NMNIST, '--shape',
+                   '34', '34', '--out-dir', str(tmp_path / 'nmnist')])
+    assert nmnist.returncode == 0, (nmnist.stdout + nmnist.stderr)[-3000:]
+    report = json.loads((tmp_path / 'nmnist' / 'energy.json').read_text())
+    assert report['num_images'] == 1 and report['time_steps'] == 8
+    assert report['layers'][0]['input_shape'] == [8, 2, 34, 34]
+    assert 'summed over T = 8 time steps' in nmnist.stdout
+
+
+def test_verification_tool_on_random_event_frames(tmp_path):
+    # a release config (DVS128 Gesture, T = 16) shrunk to 2 frames of 48 x 48 to stay fast
+    cfg = tmp_path / 'gesture.py'
+    cfg.write_text(f"_base_ = '{REPO / GESTURE}'\n"
+                   "data_preprocessor = dict(num_frames=2)\n"
+                   "model = dict(backbone=dict(neuron_mode='stateful'))\n")
+    proc = _run([sys.executable, 'tools/analysis_tools/verify_spike_driven.py', str(cfg),
+                 '--shape', '48', '48'])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert ('T = 2 time steps, stateful neurons, inputs (B, T, C, H, W) = (1, 2, 2, 48, 48)'
+            in proc.stdout)
+    assert proc.stdout.strip().splitlines()[-1].startswith(
+        'PASSED: 1 recording(s) of T = 2 time steps (stateful neurons)')
+
+
+@pytest.mark.parametrize('config, steps', [
+    (DVS, 4), (DVS_STATEFUL, 4), (NMNIST, 8),
+    (GESTURE, 16),
+    (DVS_DIR + 'e-spikeformer-10m_1xb64-200e_cifar10-dvs-t8-64px.py', 8),
+    (DVS_DIR + 'e-spikeformer-19m_3xb24-100e_hardvs-t8-224px.py', 8),
+])
+def test_event_configs_and_their_time_steps(config, steps):
+    # T as each config's file name states it
+    from mmsdt.apis import config_time_steps, is_event_config
+    assert is_event_config(str(REPO / config)) and config_time_steps(str(REPO / config)) == steps
+    assert not is_event_config(str(REPO / CLS)) and not is_event_config(str(REPO / DET))
+
+
+def test_time_steps_from_the_pipeline_or_a_clear_error(tmp_path):
+    from mmsdt.apis import config_time_steps
+    cfg = tmp_path / 'bins.py'  # no num_frames: the test pipeline's EventsToFrames num_bins
+    cfg.write_text(f"_base_ = '{REPO / DVS}'\n"
+                   "model = dict(data_preprocessor=dict(num_frames=None))\n"
+                   "test_pipeline = [dict(type='mmsdt.LoadEvents'),\n"
+                   "                 dict(type='mmsdt.EventsToFrames', num_bins=6)]\n"
+                   "test_dataloader = dict(dataset=dict(pipeline=test_pipeline))\n")
+    assert config_time_steps(str(cfg)) == 6
+    window = tmp_path / 'window.py'  # frames by time window: T is not in the config
+    window.write_text(f"_base_ = '{cfg}'\n"
+                      "test_dataloader = dict(dataset=dict(pipeline=[\n"
+                      "    dict(type='mmsdt.LoadEvents'),\n"
+                      "    dict(type='mmsdt.EventsToFrames', time_window=1000)]))\n")
+    with pytest.raises(ValueError, match=r'window\.py: no T found: set '
+                                         r'model\.data_preprocessor\.num_frames'):
+        config_time_steps(str(window))
+
+
+def test_random_event_batch_takes_the_stem_channels():
+    from mmsdt.apis import random_event_batch
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Sequential(torch.nn.Conv2d(5, 4, 3), torch.nn.Conv2d(4, 4, 1))
+    batch = random_event_batch(model, 3, 8, 10, seed=1)
+    [frames] = batch['inputs']
+    assert frames.shape == (3, 5, 8, 10) and frames.dtype == torch.float32
+    assert bool((frames == frames.round()).all()) and frames.min() >= 0 and frames.max() > 0
+    assert torch.equal(frames, random_event_batch(model, 3, 8, 10, seed=1)['inputs'][0])
+    assert not torch.equal(frames, random_event_batch(model, 3, 8, 10, seed=2)['inputs'][0])
+    with pytest.raises(ValueError, match='has no Conv2d'):
+        random_event_batch(torch.nn.Linear(2, 2), 3, 8, 8)
+
+
+def test_missing_toy_event_set_says_how_to_make_it(tmp_path, monkeypatch):
+    from mmsdt.apis import dataset_batches
+    monkeypatch.chdir(tmp_path)  # no data/ here
+    with pytest.raises(FileNotFoundError, match='make_toy_data.py dvs --out data/toy_dvs'):
+        dataset_batches(str(REPO / DVS), 2)

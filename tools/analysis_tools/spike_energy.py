@@ -11,6 +11,12 @@ where spikes meet weights. Layers fed by analog values are billed ``MACs x E_MAC
 layers ``SOPs x E_AC`` (exact SOPs: the integer counts times their fan-out); the memory-traffic
 estimate is a separate column. Writes ``energy.json``, ``energy_layers.csv`` and
 ``energy_layers.png`` into DIR and prints the per-module table. Conventions: docs/energy.md.
+
+Event-camera configs (data preprocessor ``mmsdt.EventDataPreprocessor``) run the config's own
+test pipeline and collate function on the first N recordings of the test set, or, with
+``--shape``, one sample of random event frames (T from the config, C the stem's input
+channels). Their counts hold all T time steps of a sample (SOPs summed over T, per
+recording), as the printed line and ``time_steps`` in ``energy.json`` say.
 """
 import argparse
 import csv
@@ -23,7 +29,8 @@ from typing import List, Optional
 import torch
 from mmengine.utils import track_iter_progress
 
-from mmsdt.apis import build_inferencer, dataset_images, preprocessed_batches
+from mmsdt.apis import (build_inferencer, config_time_steps, dataset_batches, dataset_images,
+                        is_event_config, preprocessed_batches, random_event_batch)
 from mmsdt.datasets.toy import toy_scene
 from mmsdt.snn import ENERGY_PRESETS, MemoryCost, SynapticOpCounter
 from mmsdt.utils.quiet import hide_known_warnings
@@ -38,7 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     source.add_argument('--num-images', type=int, default=None,
                         help='first N images of the config\'s test set (N >= 1, default 1)')
     source.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='one generated toy scene of H x W pixels instead of the test set')
+                        help='one generated input of H x W pixels instead of the test set (a toy '
+                             'scene; random event frames for an event config)')
     parser.add_argument('--out-dir', required=True)
     parser.add_argument('--preset', choices=sorted(ENERGY_PRESETS), default='45nm-fp32')
     parser.add_argument('--e-mac', type=float, help='pJ per MAC (overrides the preset)')
@@ -58,12 +66,44 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def run(inferencer, images) -> None:
-    """``test_step`` of every image, with a progress bar."""
+def run(model, batches, count: int) -> None:
+    """``test_step`` of every batch (``count`` of them, made one at a time), with a progress
+    bar."""
     with torch.no_grad():
-        batches = preprocessed_batches(inferencer, images)  # made one at a time
-        for data in track_iter_progress((batches, len(images))):
-            inferencer.model.test_step(data)
+        for data in track_iter_progress((batches, count)):
+            model.test_step(data)
+
+
+def event_inputs(args, model):
+    """The batches, their number and a description for an event config (the test set's
+    recordings through its test pipeline, or ``--shape``'s random event frames)."""
+    if args.shape:
+        steps = config_time_steps(args.config)
+        batch = random_event_batch(model, steps, *args.shape)
+        t, c, h, w = batch['inputs'][0].shape
+        return [batch], 1, f'one sample of random event frames T = {t}, {c}x{h}x{w}'
+    wanted = 1 if args.num_images is None else args.num_images
+    batches, names, available = dataset_batches(args.config, wanted)
+    if wanted > available:
+        print(f'--num-images {wanted} but the test set has {available} recordings: using '
+              f'all {available}', flush=True)
+    return batches, len(names), f'{len(names)} test recording(s)'
+
+
+def image_inputs(args, inferencer):
+    """The batches, their number and a description for an image config (the test set's
+    images or ``--shape``'s toy scene, through the inferencer's preprocessing)."""
+    if args.shape:
+        images = [toy_scene(*args.shape)]
+        what = f'one {args.shape[0]}x{args.shape[1]} toy scene'
+    else:
+        wanted = 1 if args.num_images is None else args.num_images
+        images, available = dataset_images(args.config, wanted)
+        if wanted > available:
+            print(f'--num-images {wanted} but the test set has {available} images: using all '
+                  f'{available}', flush=True)
+        what = f'{len(images)} test image(s)'
+    return preprocessed_batches(inferencer, images), len(images), what
 
 
 def write_outputs(report, out_dir: str, title: str) -> dict:
@@ -108,21 +148,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     inferencer = build_inferencer(args.config, args.device, args.checkpoint)
     if not args.checkpoint:
         print('no --checkpoint: counting a randomly initialised model', flush=True)
-    if args.shape:
-        images = [toy_scene(*args.shape)]
-        what = f'one {args.shape[0]}x{args.shape[1]} toy scene'
+    if is_event_config(args.config):
+        batches, count, what = event_inputs(args, inferencer.model)
     else:
-        wanted = 1 if args.num_images is None else args.num_images
-        images, available = dataset_images(args.config, wanted)
-        if wanted > available:
-            print(f'--num-images {wanted} but the test set has {available} images: using all '
-                  f'{available}', flush=True)
-        what = f'{len(images)} test image(s)'
+        batches, count, what = image_inputs(args, inferencer)
     memory = MemoryCost(args.weight_bytes, args.activation_bytes, args.spike_bytes,
                         args.pj_per_byte)
     with SynapticOpCounter(inferencer.model, memory) as counter:
-        run(inferencer, images)
-    report = counter.report(len(images), **e)
+        run(inferencer.model, batches, count)
+    report = counter.report(count, **e)
     paths = write_outputs(report, args.out_dir,
                           f'{osp.basename(args.config)}: energy per layer ({what})')
     print_table(report)
