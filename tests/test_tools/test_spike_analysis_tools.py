@@ -307,3 +307,34 @@ def test_missing_toy_event_set_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no data/ here
     with pytest.raises(FileNotFoundError, match='make_toy_data.py dvs --out data/toy_dvs'):
         dataset_batches(str(REPO / DVS), 2)
+
+
+def test_energy_tool_sums_the_sops_of_the_time_steps(load_tool):
+    # stateless neurons: every frame runs on its own, so the backbone SOPs of one sample of
+    # T = 2 frames are those of its two frames run as two T = 1 samples, added
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+
+    import mmsdt.models  # noqa: F401
+    from mmsdt.apis import random_event_batch
+    from mmsdt.snn import SynapticOpCounter
+    tool = load_tool('tools/analysis_tools/spike_energy.py')
+    cfg = Config.fromfile(str(REPO / DVS))
+    cfg.model.data_preprocessor.num_frames = None  # T = 2 and T = 1 alike
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model).eval()
+    frames = random_event_batch(model, 2, 32, 32, seed=3)['inputs'][0]
+
+    def backbone_sops(batches):
+        with SynapticOpCounter(model) as counter:
+            tool.run(model, batches, len(batches))
+        report = counter.report(len(batches))
+        return report.totals()['backbone']['sops'] * len(batches), report.time_steps
+
+    together, steps = backbone_sops([dict(inputs=[frames], data_samples=None)])
+    apart, one = backbone_sops([dict(inputs=[frames[t:t + 1]], data_samples=None)
+                                for t in range(2)])
+    assert (steps, one) == (2, 1) and together > 0
+    assert together == pytest.approx(apart, rel=1e-12)
