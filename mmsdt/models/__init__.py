@@ -7,7 +7,7 @@ group is imported only when its package is installed, otherwise its names are re
 placeholders that raise an ImportError naming the package (see
 :mod:`mmsdt.models.task_packages`).
 """
-from .backbones import ESpikeFormer
+from .backbones import ESpikeFormer, ESpikeFormerLarge
 from .spike_layers import SpikeConv2d, SpikeConvTranspose2d, SpikeLinear
 from .task_packages import TaskPackage, is_installed, register_placeholders
 
@@ -22,9 +22,11 @@ SEG_PACKAGE = TaskPackage(
     components=('SpikeFPNHead', 'StrideCheckedEncoderDecoder'))
 CLS_PACKAGE = TaskPackage(
     import_name='mmpretrain', requirement='mmpretrain==1.2.0', extra='cls',
-    components=('SpikeLinearClsHead', 'EventDataPreprocessor'))
+    components=('SpikeLinearClsHead', 'SpikeDistillClsHead', 'EventDataPreprocessor',
+                'DistillImageClassifier'))
 
-__all__ = ['ESpikeFormer', 'SpikeConv2d', 'SpikeLinear', 'SpikeConvTranspose2d']
+__all__ = ['ESpikeFormer', 'ESpikeFormerLarge', 'SpikeConv2d', 'SpikeLinear',
+           'SpikeConvTranspose2d']
 
 # the names imported below are exported through __all__ += <package>.components
 if is_installed(DET_PACKAGE.import_name):
@@ -46,8 +48,9 @@ else:
     register_placeholders(SEG_PACKAGE)
 
 if is_installed(CLS_PACKAGE.import_name):
+    from .classifiers import DistillImageClassifier  # noqa: F401
     from .data_preprocessors import EventDataPreprocessor  # noqa: F401
-    from .heads import SpikeLinearClsHead  # noqa: F401
+    from .heads import SpikeDistillClsHead, SpikeLinearClsHead  # noqa: F401
     __all__ += CLS_PACKAGE.components
 else:
     register_placeholders(CLS_PACKAGE)

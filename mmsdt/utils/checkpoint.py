@@ -37,6 +37,18 @@ def register_checkpoint_hint(hint: Callable[[Mapping[str, torch.Tensor]], str]) 
         _HINTS.append(hint)
 
 
+# functions (model, checkpoint dict, source) that raise CheckpointError when a checkpoint does
+# not fit a model in a way keys and shapes do not show (e.g. a model option recorded in meta)
+_CHECKS: List[Callable[[nn.Module, Mapping, str], None]] = []
+
+
+def register_checkpoint_check(check: Callable[[nn.Module, Mapping, str], None]) -> None:
+    """Add a check that :func:`load_model_state` runs before loading: ``check(model, ckpt,
+    source)`` raises :class:`CheckpointError` when the checkpoint does not fit ``model``."""
+    if check not in _CHECKS:
+        _CHECKS.append(check)
+
+
 def short_list(keys: Sequence[str], n: int = 20) -> str:
     """The first ``n`` keys, comma-separated, and how many more there are."""
     keys = list(keys)
@@ -161,6 +173,8 @@ def load_model_state(model: nn.Module, ckpt: dict, source: str,
     offending key (with both shapes for a shape mismatch).
     """
     log = logger or logging.getLogger(__name__)
+    for check in _CHECKS:
+        check(model, ckpt, source)
     sd = _revised(extract_state_dict(ckpt, source=source), revise_keys)
     target = model.state_dict()
     first_shape_mismatch(sd, target, source)
