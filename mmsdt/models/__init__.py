@@ -22,7 +22,8 @@ SEG_PACKAGE = TaskPackage(
     components=('SpikeFPNHead', 'StrideCheckedEncoderDecoder'))
 CLS_PACKAGE = TaskPackage(
     import_name='mmpretrain', requirement='mmpretrain==1.2.0', extra='cls',
-    components=('SpikeLinearClsHead', 'SpikeDistillClsHead', 'EventDataPreprocessor'))
+    components=('SpikeLinearClsHead', 'SpikeDistillClsHead', 'EventDataPreprocessor',
+                'DistillImageClassifier'))
 
 __all__ = ['ESpikeFormer', 'ESpikeFormerLarge', 'SpikeConv2d', 'SpikeLinear',
            'SpikeConvTranspose2d']
@@ -47,6 +48,7 @@ else:
     register_placeholders(SEG_PACKAGE)
 
 if is_installed(CLS_PACKAGE.import_name):
+    from .classifiers import DistillImageClassifier  # noqa: F401
     from .data_preprocessors import EventDataPreprocessor  # noqa: F401
     from .heads import SpikeDistillClsHead, SpikeLinearClsHead  # noqa: F401
     __all__ += CLS_PACKAGE.components

@@ -1,0 +1,4 @@
+"""Classifiers for mmpretrain (stock ``ImageClassifier`` children)."""
+from .distill_image_classifier import DistillImageClassifier
+
+__all__ = ['DistillImageClassifier']
