@@ -85,7 +85,7 @@ class ESpikeFormerLarge(BaseModule):
         self.ConvBlock2_1 = nn.ModuleList([LargeConvBlock(C1, ratio, **neuron)])
         self.ConvBlock2_2 = nn.ModuleList([LargeConvBlock(C1, ratio, **neuron)])
         self.downsample3 = LargeDownsample(C1, C2, 3, 2, 1, **neuron)
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        dpr = torch.linspace(0, drop_path_rate, depth, device='cpu').tolist()
         self.block3 = nn.ModuleList(
             LargeTransformerBlock(C2, arch['num_heads'], ratio, arch['rep_conv2'], dpr[i],
                                   layer_scale_init_value, **neuron) for i in range(depth))

@@ -156,6 +156,10 @@ def convert_released_large_state_dict(
     released = released_state_dict_of(sd, source)
     inferred = infer_large_arch(released, source)
     size = inferred if arch is None else str(arch).lower()
+    if size != inferred:
+        want = expected_shapes(size)[WIDTH_KEY]
+        raise CheckpointError(f'{source} is a {inferred} file, not {size}: {WIDTH_KEY}: '
+                              f'checkpoint {tuple(released[WIDTH_KEY].shape)} vs model {want}')
     if 'head.weight' not in released:
         raise CheckpointError(f'{source}: head.weight is missing (not a fine-tuned large '
                               f'SDT-V3 classifier)')
