@@ -8,7 +8,7 @@ from torch.utils.checkpoint import checkpoint
 
 from mmsdt.registry import MODELS
 from .e_spikeformer_large_blocks import (LargeConvBlock, LargeDownsample,
-                                         LargeTransformerBlock, mask_at)
+                                         LargeTransformerBlock, RepConv, mask_at)
 from .e_spikeformer_large_converter import load_large_backbone_checkpoint
 
 # The modules of the conv stages, in forward order (layer 0 of get_layer_depth).
@@ -136,6 +136,16 @@ class ESpikeFormerLarge(BaseModule):
         if parts[0] == 'block3' and len(parts) > 1 and parts[1].isdigit():
             return int(parts[1]) + 1, num_ids
         return last, num_ids
+
+    def fuse_rep_convs(self) -> int:
+        """Merge every RepConv (two Conv1d + BN1d) into one spike-fed Conv1d
+        (:meth:`~mmsdt.models.backbones.e_spikeformer_large_blocks.RepConv.fuse`): the same
+        eval-mode function, spike-driven throughout the blocks. Deployment only (the state
+        dict changes). Returns how many were merged."""
+        reps = [m for m in self.modules() if isinstance(m, RepConv) and m.fused is None]
+        for m in reps:
+            m.fuse()
+        return len(reps)
 
     def init_weights(self) -> None:
         """Load ``init_cfg=dict(type='Pretrained', ...)`` strictly (checking D), else the

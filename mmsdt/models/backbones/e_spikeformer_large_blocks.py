@@ -8,8 +8,9 @@ on token maps (B, C, N) with RepConv q/k/v/proj (Conv1d + BN1d, twice) and 1x1-c
 
 Module and parameter names are the upstream ones, so a released state dict loads key for key.
 Every spike consumer runs through :func:`mmsdt.snn.spike_linear` / :func:`mmsdt.snn.spike_matmul`.
-The second conv of a RepConv consumes the first conv's BN output (no neuron between them, the
-pair folds into one conv for deployment): unfolded it is an analog layer, billed as MACs.
+The second conv of a RepConv consumes the first conv's BN output (no neuron between them):
+unfused it is an analog layer, billed as MACs; :meth:`RepConv.fuse` merges the pair into one
+spike-fed conv for deployment.
 """
 from typing import Optional
 
@@ -152,8 +153,31 @@ class RepConv(nn.Module):
         hidden = int(in_channels * hidden_ratio)
         self.conv1 = _conv1d_bn(in_channels, hidden)
         self.conv2 = _conv1d_bn(hidden, out_channels)
+        self.fused = None
+
+    @torch.no_grad()
+    def fuse(self) -> None:
+        """Merge both convs and BNs (with their running statistics) into one ``fused``
+        Conv1d with bias, fed by the spikes: the same function in eval mode, and every
+        multiplication of the block becomes spike-driven (deployment; ``conv1`` / ``conv2``
+        are removed, so the state dict changes)."""
+        if self.fused is not None:
+            return
+        (c1, bn1), (c2, bn2) = self.conv1, self.conv2
+        a1 = bn1.weight / torch.sqrt(bn1.running_var + bn1.eps)
+        a2 = bn2.weight / torch.sqrt(bn2.running_var + bn2.eps)
+        w1 = c1.weight[..., 0] * a1[:, None]  # BN1 o conv1
+        b1 = bn1.bias - a1 * bn1.running_mean
+        w2 = c2.weight[..., 0]
+        fused = nn.Conv1d(w1.shape[1], w2.shape[0], 1, bias=True).to(w1)
+        fused.weight.copy_((a2[:, None] * (w2 @ w1))[..., None])
+        fused.bias.copy_(a2 * (w2 @ b1 - bn2.running_mean) + bn2.bias)
+        self.fused = fused.train(self.training)
+        del self.conv1, self.conv2
 
     def forward(self, x) -> torch.Tensor:
+        if self.fused is not None:
+            return spike_linear(self.fused, x)
         h = batch_norm(spike_linear(self.conv1[0], x), self.conv1[1])
         return batch_norm(self.conv2[0](h), self.conv2[1])
 

@@ -182,7 +182,8 @@ def _d_mismatch(source: str, file_d: int, model_d: int) -> CheckpointError:
 
 def check_large_checkpoint_meta(model: nn.Module, ckpt: Mapping, source: str) -> None:
     """The check the strict whole-model loader runs (``load_from``, tools): a checkpoint whose
-    ``meta`` (or name) gives D must match every :class:`~mmsdt.models.ESpikeFormerLarge` in ``model``."""
+    ``meta`` (or name) gives D must match every :class:`~mmsdt.models.ESpikeFormerLarge` in
+    ``model``."""
     large_cls = MODELS.get(LARGE_TYPE)
     larges = [m for m in model.modules() if isinstance(m, large_cls)]
     if not larges:

@@ -154,3 +154,23 @@ def test_spike_driven_equals_integer_mode_float64(D, randomise_bn):
         report = verify_spike_driven(model, x, tie_tol=1e-9)
     assert report.ok(rtol=1e-12), report
     assert report.spike_inputs > 0 and report.maps > 0 and report.untied_flips == 0
+
+
+def test_fused_rep_convs_compute_the_same_and_are_spike_driven(randomise_bn):
+    """RepConv.fuse (deployment): the same logits in float64, every conv of the blocks fed by
+    spikes (only the stem and ``head`` stay analog), spike-driven mode still verified."""
+    from mmsdt.snn import SynapticOpCounter
+    model = _model(4, randomise_bn, seed=31)
+    x = torch.rand(2, 3, 32, 48, dtype=torch.float64) * 3 - 0.5
+    with torch.no_grad():
+        before = model(x)
+        assert model.backbone.fuse_rep_convs() == ARCH['depth'] * 5  # q, k, v, proj, rep_conv
+        after = model(x)
+    torch.testing.assert_close(after, before, rtol=0, atol=1e-12)
+    assert not any('conv1.0' in k for k in model.state_dict() if 'attn' in k)
+    with torch.no_grad(), SynapticOpCounter(model) as counter:
+        model(x)
+    analog = [r['name'] for r in counter.report(2).layer_rows() if r['input'] == 'analog']
+    assert analog == ['backbone.downsample1_1.encode_conv', 'head.head']
+    with torch.no_grad():
+        assert verify_spike_driven(model, x, tie_tol=1e-9).ok(rtol=1e-12)
