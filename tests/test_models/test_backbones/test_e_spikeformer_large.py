@@ -5,7 +5,7 @@ from mmengine.optim import build_optim_wrapper
 
 from mmsdt.models import ESpikeFormerLarge, SpikeDistillClsHead
 from mmsdt.registry import MODELS
-from mmsdt.snn import MultiSpike, SynapticOpCounter, verify_spike_driven
+from mmsdt.snn import MultiSpike, SpikeRecorder, SynapticOpCounter, verify_spike_driven
 
 NARROW = dict(embed_dims=(16, 32, 64), depth=2, num_heads=4, rep_conv2=True)
 
@@ -218,3 +218,14 @@ def test_spike_driven_verification_float32(randomise_bn):
     with torch.no_grad():
         report = verify_spike_driven(model, torch.rand(2, 3, 32, 48) * 2)
     assert report.ok() and report.maps > 0
+
+
+def test_firing_rates_of_every_neuron(randomise_bn):
+    torch.manual_seed(4)
+    model = randomise_bn(_classifier(max_value=8)).eval()
+    with torch.no_grad(), SpikeRecorder(model) as rec:
+        model(torch.rand(2, 3, 32, 48) * 2)
+    neurons = [n for n, m in model.named_modules() if isinstance(m, MultiSpike)]
+    assert sorted(rec.stats) == sorted(neurons) and 'head.head_kd.spike' in rec.stats
+    assert all(st.elements > 0 and st.max_value == 8 for st in rec.stats.values())
+    assert 0 < rec.stats['backbone.block3.1.attn.q_spike'].firing_rate <= 1
