@@ -235,3 +235,20 @@ def test_missing_and_unexpected_keys_are_named(small_released):
     with pytest.raises(CheckpointError, match=r'missing key\(s\): block3.4.attn.v_conv.0.conv2'
                        r'.0.weight; 1 unexpected key\(s\): block3.4.attn.extra'):
         convert_released_large_state_dict(sd, '83M_1x4.pth')
+
+
+def test_runner_checkpoint_d_from_its_config(tmp_path):
+    """A checkpoint saved by mmengine's runner records its config text in meta['cfg']."""
+    model = ESpikeFormerLarge(dict(embed_dims=(8, 16, 32), depth=1, num_heads=4), max_value=8)
+    cfg = ("model = dict(type='mmpretrain.ImageClassifier', backbone=dict("
+           "type='mmsdt.ESpikeFormerLarge', arch=dict(embed_dims=(8, 16, 32), depth=1, "
+           "num_heads=4), max_value=8))\n")
+    path = tmp_path / 'epoch_3.pth'
+    torch.save(dict(meta=dict(cfg=cfg, epoch=3), state_dict=model.state_dict()), path)
+    load_model_checkpoint(model, str(path))
+    narrow4 = ESpikeFormerLarge(dict(embed_dims=(8, 16, 32), depth=1, num_heads=4))
+    with pytest.raises(CheckpointError, match='D = 8.*max_value = 4'):
+        load_model_checkpoint(narrow4, str(path))
+    # a file that says nothing loads, with a warning saying so
+    torch.save(dict(meta=dict(epoch=3), state_dict=model.state_dict()), path)
+    load_model_checkpoint(narrow4, str(path))

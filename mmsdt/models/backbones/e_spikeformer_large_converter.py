@@ -20,6 +20,8 @@ import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
 from torch import nn
 
 from mmsdt.registry import MODELS
@@ -180,18 +182,50 @@ def _d_mismatch(source: str, file_d: int, model_d: int) -> CheckpointError:
         f'max_value = {model_d}: set max_value={file_d} in the backbone (and head) config')
 
 
+def config_max_values(cfg_text: str) -> List[int]:
+    """The ``max_value`` of every ``ESpikeFormerLarge`` backbone in a config's text (what
+    mmengine's runner stores as ``meta['cfg']``); empty when the text does not parse."""
+    try:
+        cfg = Config.fromstring(cfg_text, '.py')
+    except Exception:  # not a config we can read: it says nothing about D
+        return []
+    found = []
+
+    def walk(node):
+        if isinstance(node, Mapping):
+            if str(node.get('type', '')).split('.')[-1] == 'ESpikeFormerLarge':
+                found.append(int(node.get('max_value', 4)))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                walk(v)
+
+    walk(cfg.to_dict())
+    return found
+
+
 def check_large_checkpoint_meta(model: nn.Module, ckpt: Mapping, source: str) -> None:
     """The check the strict whole-model loader runs (``load_from``, tools): a checkpoint whose
-    ``meta`` (or name) gives D must match every :class:`~mmsdt.models.ESpikeFormerLarge` in
-    ``model``."""
+    ``meta`` (``max_value``, or the training config of a runner checkpoint) or name gives D
+    must match every :class:`~mmsdt.models.ESpikeFormerLarge` in ``model``; a checkpoint that
+    does not say is loaded with a warning saying so."""
     large_cls = MODELS.get(LARGE_TYPE)
     larges = [m for m in model.modules() if isinstance(m, large_cls)]
     if not larges:
         return
     meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), Mapping) else None
     file_d = detect_max_value(source, meta)
+    if file_d is None and meta and isinstance(meta.get('cfg'), str):
+        values = set(config_max_values(meta['cfg']))
+        file_d = values.pop() if len(values) == 1 else None
     for m in larges:
-        if file_d is not None and file_d != m.max_value:
+        if file_d is None:
+            MMLogger.get_current_instance().warning(
+                f'{source} does not say its D (no meta max_value, no training config, no '
+                f'"1x4" / "1x8" in its name): loading it with the model\'s max_value = '
+                f'{m.max_value}')
+        elif file_d != m.max_value:
             raise _d_mismatch(source, file_d, m.max_value)
 
 
