@@ -4,6 +4,8 @@
 #                          TASK=gac: projects/gac, Gated Attention Coding)
 #   make run TASK=dvs    - event-camera classification: motion classes through a DVS
 #                          emulator, T = 4 frames
+#   make run TASK=sma    - spike-masked autoencoder pre-training on the toy cls images
+#                          without labels, fine-tuned on 10 % of the labels vs from scratch
 #   make test            - the test suite
 PY := .venv/bin/python
 TASK ?= det

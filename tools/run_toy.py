@@ -1,6 +1,6 @@
 """The embedded default: toy data -> spiking model training -> evaluation -> pictures.
 
-    python tools/run_toy.py [--task det|seg|cls|gac|dvs] [--config CONFIG] [--work-dir DIR]
+    python tools/run_toy.py [--task det|seg|cls|gac|dvs|sma] [--config CONFIG] [--work-dir DIR]
                             [--data-root DIR] [--num-vis N] [--cfg-options k=v ...]
 
 ``det`` (default): the toy COCO set -> spiking Mask R-CNN (2.7m E-SpikeFormer, from scratch)
@@ -12,7 +12,10 @@ a grid of val images with predicted and true classes (mmpretrain's
 ImageClassificationInferencer). ``dvs``: the toy event set (8 motion classes, DVS emulator,
 N-MNIST layout) -> the 2.7m E-SpikeFormer with T = 4 frames -> top-1 / top-5 -> a grid of val
 samples as ON / OFF frames with predicted and true classes, and the T frames of a few samples
-side by side. Data are generated if missing;
+side by side. ``sma``: spike-masked autoencoder pre-training of a narrow ESpikeFormerLarge on
+the toy cls training images without labels, then the same fine-tuning on 10 % of the labels
+from the pre-trained encoder and from scratch -> accuracy/top1 of both on toy val -> masked
+input | reconstruction | original pictures (:func:`run_sma`). Data are generated if missing;
 a one-line summary is printed and ``summary.json`` written to the work dir.
 """
 import argparse
@@ -37,8 +40,14 @@ TASKS = {
         data_root='data/toy_cls32', work_dir='work_dirs/toy_gac'),
     'dvs': dict(config='configs/toy/e-spikeformer-2.7m-t4_1xb16-600i_toy-dvs-64px.py',
                 data_root='data/toy_dvs', work_dir='work_dirs/toy_dvs'),
+    # SMA pre-training on the toy cls images without labels, then fine-tuning (10 % labels)
+    # from it and from scratch (FINETUNE_CONFIG); see run_sma
+    'sma': dict(config='configs/toy/sma_e-spikeformer-large-narrow_1xb64-600i_toy-cls-64px.py',
+                data_root='data/toy_cls', work_dir='work_dirs/toy_sma'),
 }
-NUM_VIS = dict(det=6, seg=6, cls=24, gac=24, dvs=24)  # images drawn by default
+SMA_FINETUNE_CONFIG = 'configs/toy/e-spikeformer-large-narrow_1xb32-400i_toy-cls-10pct-64px.py'
+SMA_LABEL_FRACTION = 0.1
+NUM_VIS = dict(det=6, seg=6, cls=24, gac=24, dvs=24, sma=8)  # images drawn by default
 NUM_TIME_ROWS = 6  # dvs: samples whose T frames are drawn side by side
 
 def step(i: int, n: int, text: str) -> None:
@@ -156,6 +165,134 @@ def draw_event_predictions(model, dataset, out_dir: str, num: int) -> str:
     return out_dir
 
 
+def train_and_test(cfg, work_dir: str, test: bool = True):
+    """Train ``cfg`` in ``work_dir`` (evaluation once, after training), load the saved
+    checkpoint strictly and test it; returns (runner, checkpoint, metrics, training s)."""
+    from mmengine.model import is_model_wrapper
+
+    from mmsdt.utils import load_model_checkpoint
+    from mmsdt.utils.launch import build_runner, last_saved_checkpoint
+    from mmsdt.utils.quiet import hide_known_warnings
+    cfg.work_dir = work_dir
+    if test:
+        cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
+        cfg.train_cfg.val_begin = cfg.train_cfg.max_iters + 1
+    runner = build_runner(cfg)
+    hide_known_warnings(runner.logger)
+    t_train = time.time()
+    runner.train()
+    t_train = time.time() - t_train
+    ckpt = last_saved_checkpoint(runner)
+    metrics = None
+    if test:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        load_model_checkpoint(model, ckpt, logger=runner.logger)
+        metrics = runner.test()
+    return runner, ckpt, metrics, t_train
+
+
+def draw_sma_reconstructions(model, data_root: str, out: str, num: int) -> str:
+    """Reconstruct ``num`` toy val images (taken evenly over the classes) with the SMA model
+    (a fixed mask seed) and draw masked input | reconstruction | original; returns the PNG."""
+    import mmcv
+    import torch
+
+    from mmsdt.visualization.reconstruction import draw_reconstruction_grid, to_uint8_images
+    classes = sorted(d for d in os.listdir(osp.join(data_root, 'val'))
+                     if osp.isdir(osp.join(data_root, 'val', d)))
+    per_class = [sorted(glob.glob(osp.join(data_root, 'val', c, '*'))) for c in classes]
+    paths = [files[i] for i in range(num) for files in per_class if i < len(files)][:num]
+    images = torch.stack([torch.from_numpy(mmcv.imread(p)).permute(2, 0, 1) for p in paths])
+    preprocessor = model.data_preprocessor
+    inputs = preprocessor(dict(inputs=images, data_samples=None), training=False)['inputs']
+    model.eval()
+    generator = model.generator
+    model.generator = torch.Generator().manual_seed(0)
+    out_images = model.reconstruct(inputs)
+    model.generator = generator
+    mean, std = preprocessor.mean.flatten().tolist(), preprocessor.std.flatten().tolist()
+    pictures = [to_uint8_images(out_images[k], mean, std)
+                for k in ('masked', 'reconstruction')] + [to_uint8_images(inputs, mean, std)]
+    ratio = model.mask_ratio
+    return draw_reconstruction_grid(
+        out, *pictures, f'toy val, SMA pre-training ({ratio:.0%} of the 16 px patches masked; '
+        'masked patches predicted, visible ones as given)')
+
+
+def run_sma(config: str, work_dir: str, data_root: str, num_vis: int,
+            cfg_options: Optional[dict]) -> int:
+    """``--task sma``: SMA pre-training on the toy cls training images without labels, then
+    the same fine-tuning on 10 % of the labels from the pre-trained encoder and from scratch;
+    both evaluated on the toy val split (accuracy/top1), the reconstructions drawn."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmsdt.datasets.toy.label_subset import write_label_subset
+    from mmsdt.models.selfsup import convert_sma_checkpoint
+    from mmsdt.registry import MODELS
+    n, t0 = 6, time.time()
+    step(1, n, f'toy data in {data_root}')
+    print(f'      {prepare_data("cls", data_root)}', flush=True)
+    subset = write_label_subset(data_root, SMA_LABEL_FRACTION)
+    print(f'      labelled subset: {subset["images"]} images ({subset["per_class"]}) in '
+          f'{subset["path"]}', flush=True)
+
+    def load(path: str):
+        cfg = Config.fromfile(path)
+        root = data_root.rstrip('/') + '/'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            if cfg.get(loader):
+                cfg[loader].dataset.data_root = root
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        return cfg
+
+    pre_cfg = load(config)
+    step(2, n, f'SMA pre-training {osp.basename(config)} for {pre_cfg.train_cfg.max_iters} '
+         f'iterations (batch {pre_cfg.train_dataloader.batch_size}, no labels)')
+    pre_runner, pre_ckpt, _, t_pre = train_and_test(pre_cfg, osp.join(work_dir, 'pretrain'),
+                                                    test=False)
+
+    ft_cfg = load(SMA_FINETUNE_CONFIG)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        backbone = MODELS.build(ft_cfg.model.backbone)
+    encoder = osp.join(work_dir, 'pretrain', 'sma_encoder_for_finetune.pth')
+    meta = convert_sma_checkpoint(pre_ckpt, backbone, encoder)
+    print(f'      encoder -> {encoder}: layer scales added explicitly '
+          f'({len(meta["sma_added_keys"])} tensors from layer_scale_init_value)', flush=True)
+
+    results = {}
+    for i, (name, init) in enumerate((('scratch', None), ('sma', encoder))):
+        cfg = load(SMA_FINETUNE_CONFIG)
+        if init is not None:
+            cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=init,
+                                               prefix='backbone.')
+        step(3 + i, n, f'fine-tuning {"from the SMA encoder" if init else "from scratch"}: '
+             f'{osp.basename(SMA_FINETUNE_CONFIG)} for {cfg.train_cfg.max_iters} iterations')
+        _, ckpt, metrics, t_ft = train_and_test(cfg, osp.join(work_dir, f'finetune_{name}'))
+        results[name] = dict(top1=round(float(metrics['accuracy/top1']) / 100, 4),
+                             train_minutes=round(t_ft / 60, 2), checkpoint=ckpt)
+
+    step(5, n, f'reconstructions of {num_vis} val images')
+    picture = draw_sma_reconstructions(pre_runner.model, data_root,
+                                       osp.join(work_dir, 'reconstruction.png'), num_vis)
+
+    step(6, n, 'summary')
+    gain = results['sma']['top1'] - results['scratch']['top1']
+    result = dict(task='sma', labelled_fraction=SMA_LABEL_FRACTION,
+                  pretrain_iterations=pre_cfg.train_cfg.max_iters,
+                  pretrain_minutes=round(t_pre / 60, 2), finetune=results,
+                  gain_points=round(100 * gain, 1), reconstruction=picture,
+                  total_minutes=round((time.time() - t0) / 60, 2))
+    with open(osp.join(work_dir, 'summary.json'), 'w') as f:
+        json.dump(result, f, indent=1)
+    print(f'toy sma: accuracy/top1 from scratch {results["scratch"]["top1"]:.3f}, '
+          f'SMA-pretrained {results["sma"]["top1"]:.3f} ({100 * gain:+.1f} points; '
+          f'{SMA_LABEL_FRACTION:.0%} of the labels); pre-train {t_pre / 60:.1f} min, total '
+          f'{result["total_minutes"]:.1f} min; reconstructions in {picture}', flush=True)
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from mmsdt.utils.quiet import hide_known_warnings
     hide_known_warnings()
@@ -180,6 +317,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     data_root = args.data_root or defaults['data_root']
     num_vis = args.num_vis if args.num_vis is not None else NUM_VIS[args.task]
     n, t0 = 5, time.time()
+    if args.task == 'sma':
+        return run_sma(config, work_dir, data_root, num_vis, args.cfg_options)
 
     step(1, n, f'toy data in {data_root}')
     print(f'      {prepare_data(args.task, data_root)}', flush=True)
