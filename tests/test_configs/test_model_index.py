@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from mmengine.config import Config
 
@@ -50,7 +51,7 @@ def test_model_entry(meta, model):
     collections = {c['Name'] for c in _yaml(meta)['Collections']}
     assert model['In Collection'] in collections
     cfg = Config.fromfile(str(path))
-    assert cfg.model.backbone.type == 'mmsdt.ESpikeFormer'
+    assert cfg.model.backbone.type in ('mmsdt.ESpikeFormer', 'mmsdt.ESpikeFormerLarge')
     meta_data = model['Metadata']
     # the name's `{gpus}xb{batch}-{schedule}` token, the config and the metafile agree
     token = next(t for t in path.stem.split('_') if re.fullmatch(r'\d+xb\d+-\d+[xeik]', t))
@@ -73,16 +74,21 @@ def test_model_entry(meta, model):
 def test_backbone_parameter_counts():
     """`Parameters (backbone)` is the real count of the configured backbone (arch, input
     channels, layer scale; no ImageNet head)."""
-    from mmsdt.models import ESpikeFormer
+    from mmsdt.models import ESpikeFormer, ESpikeFormerLarge
     counts = {}
     for _, model in MODELS:
         backbone = Config.fromfile(str(REPO / model['Config'])).model.backbone
+        large = backbone.type == 'mmsdt.ESpikeFormerLarge'
         shape_args = {k: backbone[k] for k in ('in_channels', 'layer_scale_init_value')
-                      if backbone.get(k) is not None}
+                      if backbone.get(k) is not None or (large and k in backbone)}
         key = (backbone.arch, tuple(sorted(shape_args.items())))
         if key not in counts:
-            counts[key] = sum(p.numel() for p in
-                              ESpikeFormer(arch=backbone.arch, **shape_args).parameters())
+            if large:  # counted on the meta device: no 700 MB allocation for the 171M model
+                with torch.device('meta'):
+                    net = ESpikeFormerLarge(arch=backbone.arch, **shape_args)
+            else:
+                net = ESpikeFormer(arch=backbone.arch, **shape_args)
+            counts[key] = sum(p.numel() for p in net.parameters())
         assert model['Metadata']['Parameters (backbone)'] == counts[key], model['Name']
     # docs/reference_numbers.md: params-2.7m, params-19m
     assert counts[('2.7m', ())] == 2573048 and counts[('19m', ())] == 18626504

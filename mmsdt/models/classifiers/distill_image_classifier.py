@@ -29,6 +29,14 @@ class _SharedTeacher:
         return self
 
 
+def load_config(path: str) -> Config:
+    """A config file, or a package's config named ``'mmpretrain::convnext/....py'``."""
+    if '::' in path:
+        from mmengine.hub import get_config
+        return get_config(path)
+    return Config.fromfile(path)
+
+
 def build_teacher(config: Union[str, dict, Config], checkpoint: str) -> nn.Module:
     """The classifier of an mmpretrain config, loaded strictly and safely, frozen, in eval mode.
 
@@ -43,7 +51,7 @@ def build_teacher(config: Union[str, dict, Config], checkpoint: str) -> nn.Modul
                          'checkpoint=PATH)); a teacher with random weights teaches nothing')
     if not os.path.isfile(os.fspath(checkpoint)):
         raise FileNotFoundError(f'teacher checkpoint not found: {checkpoint}')
-    cfg = Config.fromfile(config) if isinstance(config, str) else Config(dict(config))
+    cfg = load_config(config) if isinstance(config, str) else Config(dict(config))
     if 'model' not in cfg:
         raise ValueError(f'teacher config {config if isinstance(config, str) else "<dict>"} '
                          f'has no "model" key')
