@@ -1,7 +1,8 @@
 """mmsdt models; importing this package registers them in ``mmsdt.registry.MODELS``.
 
 The backbone and the spiking layers need only torch, mmengine and timm. The detection
-components import mmdet, the segmentation components mmseg, the classification head and the
+components import mmdet, the segmentation components mmseg, the classification heads, the
+distillation classifier, the spike-masked autoencoder (``mmsdt.models.selfsup``) and the
 event data preprocessor (with its batch augmentation ``mmsdt.EventMix``) mmpretrain; each
 group is imported only when its package is installed, otherwise its names are registered as
 placeholders that raise an ImportError naming the package (see
@@ -23,7 +24,7 @@ SEG_PACKAGE = TaskPackage(
 CLS_PACKAGE = TaskPackage(
     import_name='mmpretrain', requirement='mmpretrain==1.2.0', extra='cls',
     components=('SpikeLinearClsHead', 'SpikeDistillClsHead', 'EventDataPreprocessor',
-                'DistillImageClassifier'))
+                'DistillImageClassifier', 'SpikeMAE', 'SpikeMAEDecoder', 'SpikeMAEPretrainHead'))
 
 __all__ = ['ESpikeFormer', 'ESpikeFormerLarge', 'SpikeConv2d', 'SpikeLinear',
            'SpikeConvTranspose2d']
@@ -51,6 +52,7 @@ if is_installed(CLS_PACKAGE.import_name):
     from .classifiers import DistillImageClassifier  # noqa: F401
     from .data_preprocessors import EventDataPreprocessor  # noqa: F401
     from .heads import SpikeDistillClsHead, SpikeLinearClsHead  # noqa: F401
+    from .selfsup import SpikeMAE, SpikeMAEDecoder, SpikeMAEPretrainHead  # noqa: F401
     __all__ += CLS_PACKAGE.components
 else:
     register_placeholders(CLS_PACKAGE)
