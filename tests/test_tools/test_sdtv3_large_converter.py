@@ -8,6 +8,7 @@ import argparse
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
 from mmsdt.models import ESpikeFormerLarge
 from mmsdt.models.backbones.e_spikeformer_large_converter import (
@@ -90,13 +91,14 @@ def save_released(path, sd, key='model'):
 
 def classifier(size, D, init_cfg=None):
     (C0, C1, C2), _ = WIDTHS[size]
-    return MODELS.build(dict(
-        type='mmpretrain.ImageClassifier',
-        backbone=dict(type='mmsdt.ESpikeFormerLarge', arch=size, max_value=D,
-                      init_cfg=init_cfg),
-        neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmsdt.SpikeDistillClsHead', num_classes=1000, in_channels=C2,
-                  max_value=D)))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # as a config would
+        return MODELS.build(dict(
+            type='mmpretrain.ImageClassifier',
+            backbone=dict(type='mmsdt.ESpikeFormerLarge', arch=size, max_value=D,
+                          init_cfg=init_cfg),
+            neck=dict(type='mmpretrain.GlobalAveragePooling'),
+            head=dict(type='mmsdt.SpikeDistillClsHead', num_classes=1000, in_channels=C2,
+                      max_value=D)))
 
 
 @pytest.mark.parametrize('size,params', [('83m', 83_015_952), ('171m', 171_740_714)])

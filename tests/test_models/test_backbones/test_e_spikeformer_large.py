@@ -2,6 +2,7 @@
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
 
 from mmsdt.models import ESpikeFormerLarge, SpikeDistillClsHead
 from mmsdt.registry import MODELS
@@ -13,11 +14,14 @@ NARROW = dict(embed_dims=(16, 32, 64), depth=2, num_heads=4, rep_conv2=True)
 def _classifier(arch=NARROW, num_classes=5, **kwargs):
     backbone = dict(type='mmsdt.ESpikeFormerLarge', arch=arch, **kwargs)
     channels = ESpikeFormerLarge(arch).embed_dims[-1]
-    return MODELS.build(dict(
-        type='mmpretrain.ImageClassifier', backbone=backbone,
-        neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmsdt.SpikeDistillClsHead', num_classes=num_classes,
-                  in_channels=channels, max_value=kwargs.get('max_value', 4))))
+    # as a config with default_scope='mmpretrain' builds it, whatever scope an earlier test
+    # (or runner) left current: ImageClassifier builds its ClsDataPreprocessor in that scope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(dict(
+            type='mmpretrain.ImageClassifier', backbone=backbone,
+            neck=dict(type='mmpretrain.GlobalAveragePooling'),
+            head=dict(type='mmsdt.SpikeDistillClsHead', num_classes=num_classes,
+                      in_channels=channels, max_value=kwargs.get('max_value', 4))))
 
 
 @pytest.mark.parametrize('arch,expected', [

@@ -10,6 +10,7 @@ ConvBlock2_2 -> 3x3 s2; 12 (here 2) blocks on tokens with the optional RepConv2 
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.registry import DefaultScope
 
 from mmsdt.registry import MODELS
 from mmsdt.snn import verify_spike_driven
@@ -95,12 +96,13 @@ def reference_logits(w, x, D, depth):
 
 def _model(D, randomise_bn, seed):
     torch.manual_seed(seed)
-    model = MODELS.build(dict(
-        type='mmpretrain.ImageClassifier',
-        backbone=dict(type='mmsdt.ESpikeFormerLarge', arch=ARCH, max_value=D),
-        neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmsdt.SpikeDistillClsHead', num_classes=7, in_channels=64,
-                  max_value=D)))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # as a config would
+        model = MODELS.build(dict(
+            type='mmpretrain.ImageClassifier',
+            backbone=dict(type='mmsdt.ESpikeFormerLarge', arch=ARCH, max_value=D),
+            neck=dict(type='mmpretrain.GlobalAveragePooling'),
+            head=dict(type='mmsdt.SpikeDistillClsHead', num_classes=7, in_channels=64,
+                      max_value=D)))
     randomise_bn(model, seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
