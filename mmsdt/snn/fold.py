@@ -78,8 +78,8 @@ class _Tracer(SpikeObserver):
                 self.consumers[neuron].add(('matmul', 0))
 
 
-def _fold_bn_into(layer: nn.Module, bn: _BatchNorm) -> None:
-    """``layer`` then ``bn`` (eval statistics) -> ``layer`` alone."""
+def fold_bn_into(layer: nn.Module, bn: _BatchNorm) -> None:
+    """``layer`` then ``bn`` (eval statistics) -> ``layer`` alone, in place."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else \
         1 / torch.sqrt(bn.running_var + bn.eps)
     shift = (bn.bias if bn.affine else 0) - bn.running_mean * scale
@@ -119,7 +119,7 @@ def fold_bn(model: nn.Module, *example_inputs, fold_norms: bool = True) -> Dict[
                 layer.weight.shape[0] != bn.num_features:
             left += 1
             continue
-        _fold_bn_into(layer, bn)
+        fold_bn_into(layer, bn)
         parent, attr = _parent(model, names[bn])
         setattr(parent, attr, nn.Identity())
         folded += 1

@@ -12,6 +12,7 @@ The second conv of a RepConv consumes the first conv's BN output (no neuron betw
 unfused it is an analog layer, billed as MACs; :meth:`RepConv.fuse` merges the pair into one
 spike-fed conv for deployment.
 """
+import copy
 from typing import Optional
 
 import torch
@@ -20,6 +21,7 @@ from timm.layers import DropPath
 from torch import nn
 
 from mmsdt.snn import MultiSpike, spike_layout, spike_linear, spike_matmul
+from mmsdt.snn.fold import fold_bn_into
 from mmsdt.snn.kernels import batch_norm
 
 
@@ -163,15 +165,13 @@ class RepConv(nn.Module):
         are removed, so the state dict changes)."""
         if self.fused is not None:
             return
-        (c1, bn1), (c2, bn2) = self.conv1, self.conv2
-        a1 = bn1.weight / torch.sqrt(bn1.running_var + bn1.eps)
-        a2 = bn2.weight / torch.sqrt(bn2.running_var + bn2.eps)
-        w1 = c1.weight[..., 0] * a1[:, None]  # BN1 o conv1
-        b1 = bn1.bias - a1 * bn1.running_mean
+        (c1, bn1), (c2, bn2) = copy.deepcopy(self.conv1), copy.deepcopy(self.conv2)
+        fold_bn_into(c1, bn1)
+        fold_bn_into(c2, bn2)
         w2 = c2.weight[..., 0]
-        fused = nn.Conv1d(w1.shape[1], w2.shape[0], 1, bias=True).to(w1)
-        fused.weight.copy_((a2[:, None] * (w2 @ w1))[..., None])
-        fused.bias.copy_(a2 * (w2 @ b1 - bn2.running_mean) + bn2.bias)
+        fused = nn.Conv1d(c1.in_channels, c2.out_channels, 1, bias=True).to(c1.weight)
+        fused.weight.copy_((w2 @ c1.weight[..., 0])[..., None])
+        fused.bias.copy_(w2 @ c1.bias + c2.bias)
         self.fused = fused.train(self.training)
         del self.conv1, self.conv2
 
