@@ -25,7 +25,7 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 from mmsdt.registry import MODELS
-from mmsdt.utils.checkpoint import (CheckpointError, load_checkpoint_file,
+from mmsdt.utils.checkpoint import (CheckpointError, extract_state_dict, load_checkpoint_file,
                                     register_checkpoint_check, short_list)
 
 LARGE_TYPE = 'mmsdt.ESpikeFormerLarge'  # registered by e_spikeformer_large, which imports this
@@ -51,21 +51,13 @@ def detect_max_value(source: str, meta: Optional[Mapping] = None) -> Optional[in
 
 def released_state_dict_of(ckpt: Mapping, source: str = '<checkpoint>'
                            ) -> Dict[str, torch.Tensor]:
-    """The upstream state dict of a released file: ``model``, else ``model_ema``, else the
-    dict itself; tensors only, a ``module.`` prefix on every key removed."""
-    for key in ('model', 'model_ema'):
-        if isinstance(ckpt.get(key), Mapping):
-            sd = ckpt[key]
-            break
-    else:
-        sd = ckpt
-    sd = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
-    if not sd:
-        raise CheckpointError(f'{source}: no tensors found (expected a "model" or "model_ema" '
-                              f'entry, or a state dict); top-level keys: {sorted(ckpt)}')
-    if all(k.startswith('module.') for k in sd):
-        sd = {k[len('module.'):]: v for k, v in sd.items()}
-    return sd
+    """The state dict of a released or mmengine file (:func:`mmsdt.utils.extract_state_dict`:
+    ``state_dict``, ``model``, or the dict itself; tensors only, DDP's ``module.`` removed),
+    or of its ``model_ema`` entry when the file has neither ``state_dict`` nor ``model``."""
+    if not any(isinstance(ckpt.get(k), Mapping) for k in ('state_dict', 'model')) and \
+            isinstance(ckpt.get('model_ema'), Mapping):
+        ckpt = ckpt['model_ema']
+    return extract_state_dict(ckpt, source)
 
 
 def infer_large_arch(sd: Mapping[str, torch.Tensor], source: str = '<checkpoint>') -> str:
@@ -249,11 +241,7 @@ def load_large_backbone_checkpoint(model: nn.Module, path: str,
     path = os.fspath(path)
     ckpt = load_checkpoint_file(path)
     meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), Mapping) else None
-    sd = ckpt.get('state_dict') if isinstance(ckpt.get('state_dict'), Mapping) else \
-        released_state_dict_of(ckpt, path)
-    sd = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
-    if sd and all(k.startswith('module.') for k in sd):
-        sd = {k[len('module.'):]: v for k, v in sd.items()}
+    sd = released_state_dict_of(ckpt, path)
     released = STEM_KEY in sd
     if prefix is None:
         prefix = BACKBONE_PREFIX if any(k.startswith(BACKBONE_PREFIX) for k in sd) else ''
