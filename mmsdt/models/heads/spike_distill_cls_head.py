@@ -25,7 +25,9 @@ class SpikeDistillClsHead(ClsHead):
     ``(1 - alpha) CE(head, y) + alpha CE(head_kd, y_kd)``, where ``y`` are the data samples'
     labels (hard, or the soft scores of mmpretrain's batch augments) and ``y_kd`` the
     teacher's hard labels when given (hard distillation, as the paper's CAFormer teacher),
-    else ``y``. Put it after mmpretrain's ``GlobalAveragePooling`` neck.
+    else ``y``. The teacher term uses ``kd_loss`` (plain cross-entropy by default, as
+    upstream's hard distillation: no label smoothing of the teacher's labels); the label
+    terms use ``loss``. Put it after mmpretrain's ``GlobalAveragePooling`` neck.
 
     Args:
         num_classes (int): number of categories.
@@ -33,6 +35,8 @@ class SpikeDistillClsHead(ClsHead):
         max_value (int): D of the spike before ``head_kd`` (as the backbone's).
         rounding (str): rounding of that spike (``'half_up'``, the large models').
         alpha (float): weight of the ``head_kd`` loss.
+        kd_loss (dict): mmpretrain loss config of ``head_kd`` against teacher labels.
+            Defaults to ``CrossEntropyLoss``.
         **kwargs: mmpretrain ClsHead's ``loss``, ``topk``, ``cal_acc``, ``init_cfg``
             (default: Xavier-uniform weights, zero biases, as upstream).
 
@@ -44,12 +48,14 @@ class SpikeDistillClsHead(ClsHead):
 
     def __init__(self, num_classes: int, in_channels: int, max_value: int = 4,
                  rounding: str = 'half_up', alpha: float = 0.5,
+                 kd_loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  init_cfg: Optional[dict] = dict(type='Xavier', layer='Linear',
                                                  distribution='uniform'),
                  **kwargs):
         # the stock head builds its loss from mmpretrain's registry
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             super().__init__(init_cfg=init_cfg, **kwargs)
+            self.kd_loss_module = MODELS.build(kd_loss)
         if not 0 <= alpha <= 1:
             raise ValueError(f'alpha must be in [0, 1], got {alpha!r}')
         self.num_classes = num_classes
@@ -73,8 +79,9 @@ class SpikeDistillClsHead(ClsHead):
 
     def loss(self, feats: Tuple[torch.Tensor], data_samples: List,
              teacher_labels: Optional[torch.Tensor] = None, **kwargs) -> dict:
-        """``loss_head`` = (1 - alpha) CE(head, labels) and ``loss_head_kd`` = alpha
-        CE(head_kd, teacher_labels if given else labels).
+        """``loss_head`` = (1 - alpha) ``loss``(head, labels) and ``loss_head_kd`` = alpha
+        ``kd_loss``(head_kd, teacher_labels) if teacher labels are given, else alpha
+        ``loss``(head_kd, labels).
 
         Args:
             feats (tuple[Tensor]): pooled features; the last one (B, C) is used.
@@ -86,19 +93,18 @@ class SpikeDistillClsHead(ClsHead):
             target = torch.stack([s.gt_score for s in data_samples])
         else:
             target = torch.cat([s.gt_label for s in data_samples])
-        kd_target = target
+        kd_target, kd_loss = target, self.loss_module
         if teacher_labels is not None:
             teacher_labels = torch.as_tensor(teacher_labels, device=logits.device)
             if teacher_labels.shape != (logits.shape[0], ) or teacher_labels.is_floating_point():
                 raise ValueError(f'teacher_labels must be integer class indices of shape '
                                  f'({logits.shape[0]},), got {teacher_labels.dtype} '
                                  f'{tuple(teacher_labels.shape)}')
-            kd_target = teacher_labels
+            kd_target, kd_loss = teacher_labels, self.kd_loss_module
         n = logits.size(0)
         losses = dict(
             loss_head=(1 - self.alpha) * self.loss_module(logits, target, avg_factor=n, **kwargs),
-            loss_head_kd=self.alpha * self.loss_module(logits_kd, kd_target, avg_factor=n,
-                                                       **kwargs))
+            loss_head_kd=self.alpha * kd_loss(logits_kd, kd_target, avg_factor=n, **kwargs))
         if self.cal_acc:
             if target.ndim != 1:
                 raise ValueError('cal_acc needs hard labels; batch augments give soft scores')

@@ -68,6 +68,22 @@ def test_loss_with_teacher_labels():
         head.loss((x, ), _samples(labels), teacher_labels=torch.rand(4, 6))
 
 
+def test_label_smoothing_spares_the_teacher_labels():
+    # upstream's hard distillation is plain cross-entropy on the teacher's argmax
+    head = _head(loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'))
+    x = torch.rand(4, 8) * 4
+    labels, teacher = torch.tensor([0, 5, 2, 2]), torch.tensor([1, 1, 3, 2])
+    logits, logits_kd = head.forward_heads((x, ))
+    with_teacher = head.loss((x, ), _samples(labels), teacher_labels=teacher)
+    torch.testing.assert_close(with_teacher['loss_head'],
+                               0.5 * F.cross_entropy(logits, labels, label_smoothing=0.1))
+    torch.testing.assert_close(with_teacher['loss_head_kd'],
+                               0.5 * F.cross_entropy(logits_kd, teacher))
+    without = head.loss((x, ), _samples(labels))
+    torch.testing.assert_close(without['loss_head_kd'],
+                               0.5 * F.cross_entropy(logits_kd, labels, label_smoothing=0.1))
+
+
 def test_soft_labels_of_batch_augments():
     head = _head()
     x = torch.rand(3, 8) * 4
