@@ -333,12 +333,12 @@ def test_npz_faults(tmp_path):
 # ---- detection and writer arguments ---------------------------------------------------------
 
 def test_unknown_missing_and_unsupported_versions(tmp_path):
-    path = tmp_path / 'x.dat'
+    path = tmp_path / 'x.evt'
     path.write_bytes(b'% Data file containing CD events\n')
-    with pytest.raises(EventFileError, match='x.dat: unknown event file format'):
+    with pytest.raises(EventFileError, match='x.evt: unknown event file format'):
         read_events(path)
     path.write_bytes(b'#!AER-DAT3.0\r\n')
-    with pytest.raises(EventFileError, match='x.dat: AEDAT version 3.0 has no reader'):
+    with pytest.raises(EventFileError, match='x.evt: AEDAT version 3.0 has no reader'):
         read_events(path)
     with pytest.raises(FileNotFoundError, match='missing.bin'):
         read_events(tmp_path / 'missing.bin')

@@ -13,11 +13,14 @@ ATIS ``.bin``             the ``.bin`` extension (N-MNIST, N-Caltech101)
 ``.npy``                  numpy's magic: a structured array (x, y, t, p) or an ``(N, 4)`` array
                           of x, y, p, t in ms (the preprocessed DVS128 Gesture files)
 ``.npz``                  zip magic: key ``events`` (structured) or keys x, y, t, p
+Prophesee ``.dat``        the ``.dat`` extension (CD events; Gen1 / 1Mpx ``*_td.dat``)
+EVT 2.0 / 3.0 ``.raw``    the ``.raw`` extension and the header's ``% evt`` / ``% format`` line
 ========================  ====================================================================
 
 The two small binary formats (AEDAT 2.0 / 3.1) and the ATIS format are decoded here from their
-published specifications with numpy. :func:`write_events` writes ``.npz``, ATIS ``.bin`` and
-AEDAT 4.0 (through iniVation's ``dv-processing``, Apache-2.0). Every fault is an
+published specifications with numpy, the Prophesee formats in :mod:`.prophesee`.
+:func:`write_events` writes ``.npz``, ATIS ``.bin``, AEDAT 4.0 (through iniVation's
+``dv-processing``, Apache-2.0), Prophesee ``.dat`` and EVT 2.0 / 3.0 ``.raw``. Every fault is an
 :class:`~.layout.EventFileError` naming the file and what was expected.
 """
 import os
@@ -28,6 +31,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .layout import EVENT_DTYPE, EventFileError, as_events, check_in_sensor
+from .prophesee import (PROPHESEE_READERS, prophesee_format, write_evt2, write_evt3,
+                        write_prophesee_dat)
 
 AEDAT4_MAGIC = b'#!AER-DAT4.0'
 AEDAT3_MAGIC = b'#!AER-DAT3.1'
@@ -53,7 +58,7 @@ def detect_format(path: str) -> str:
 
     Returns:
         str: one of ``'aedat4'``, ``'aedat3'``, ``'aedat2'``, ``'npy'``, ``'npz'``,
-        ``'atis_bin'``.
+        ``'atis_bin'``, ``'prophesee_dat'``, ``'evt2'``, ``'evt3'``.
 
     Raises:
         FileNotFoundError: ``path`` is not a file.
@@ -73,10 +78,12 @@ def detect_format(path: str) -> str:
                              f'AEDAT 2.0, 3.1 or 4.0 (DV converts older files to AEDAT 4.0)')
     if path.lower().endswith('.bin'):
         return 'atis_bin'
+    if path.lower().endswith(('.dat', '.raw')):
+        return prophesee_format(path)
     raise EventFileError(
         f'{path}: unknown event file format (first bytes {head[:12]!r}); expected AEDAT 2.0, '
         f'3.1 or 4.0 (a "#!AER-DAT" header), an ATIS .bin file (N-MNIST, N-Caltech101), '
-        f'.npy or .npz')
+        f'.npy, .npz, a Prophesee .dat file or an EVT 2.0 / 3.0 .raw file')
 
 
 def read_events(path: str, sensor_size: Optional[Sequence[int]] = None,
@@ -367,27 +374,33 @@ _READERS: Dict[str, Callable[[str], Tuple[np.ndarray, Optional[Tuple[int, int]]]
     'atis_bin': _read_atis_bin,
     'npy': _read_npy,
     'npz': _read_npz,
+    **PROPHESEE_READERS,
 }
 
 # ---- writers --------------------------------------------------------------------------------
 
-WRITABLE_EXTENSIONS = ('.npz', '.bin', '.aedat4')
+WRITABLE_EXTENSIONS = ('.npz', '.bin', '.aedat4', '.dat', '.raw')
+#: The ``.raw`` encodings :func:`write_events` writes.
+RAW_WRITERS = {'evt3': write_evt3, 'evt2': write_evt2}
 
 
-def write_events(path: str, events: np.ndarray, sensor_size: Sequence[int]) -> str:
+def write_events(path: str, events: np.ndarray, sensor_size: Sequence[int],
+                 encoding: str = 'evt3') -> str:
     """Write events to ``path`` in the format its extension names.
 
     ``.npz``: the :data:`~.layout.EVENT_DTYPE` array under ``events`` and ``sensor_size``
     (compressed). ``.bin``: the ATIS format of N-MNIST (x and y below 256 and y below 240;
     overflow records are inserted every 2**23 µs). ``.aedat4``: AEDAT 4.0 with one event stream
-    of the given resolution, written by ``dv-processing``. Each reads back through
-    :func:`read_events` to the same array.
+    of the given resolution, written by ``dv-processing``. ``.dat``: Prophesee CD events in the
+    Gen1 layout; ``.raw``: an EVT 3.0 (or, with ``encoding='evt2'``, EVT 2.0) stream
+    (:mod:`.prophesee`). Each reads back through :func:`read_events` to the same array.
 
     Args:
         path (str): the file to write; its folder must exist.
         events (numpy.ndarray): a structured array accepted by :func:`~.layout.as_events`;
             ``t`` must be non-negative.
         sensor_size (tuple[int, int]): ``(W, H)``; every event must lie on it.
+        encoding (str): the ``.raw`` encoding, ``'evt3'`` or ``'evt2'``.
 
     Returns:
         str: ``path``.
@@ -397,6 +410,13 @@ def write_events(path: str, events: np.ndarray, sensor_size: Sequence[int]) -> s
     if ext not in WRITABLE_EXTENSIONS:
         raise ValueError(f'cannot write events to {path}: expected one of the extensions '
                          f'{WRITABLE_EXTENSIONS}')
+    if ext == '.dat':
+        return write_prophesee_dat(path, events, sensor_size)
+    if ext == '.raw':
+        if encoding not in RAW_WRITERS:
+            raise ValueError(f'cannot write {path}: encoding {encoding!r}, expected one of '
+                             f'{sorted(RAW_WRITERS)}')
+        return RAW_WRITERS[encoding](path, events, sensor_size)
     events = check_in_sensor(as_events(events, source=path), sensor_size, source=path)
     if events.shape[0] and int(events['t'][0]) < 0:
         raise EventFileError(f'{path}: negative timestamp {int(events["t"][0])}; expected '
