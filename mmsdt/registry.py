@@ -8,6 +8,7 @@ OpenMMLab file is patched.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
@@ -25,5 +26,8 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmsdt',
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmsdt',
                     locations=['mmsdt.datasets'])
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='mmsdt', locations=['mmsdt.engine'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmsdt',
+                   locations=['mmsdt.evaluation'])
 
-__all__ = ['MODELS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS', 'RUNNERS', 'DATASETS']
+__all__ = ['MODELS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS', 'RUNNERS', 'DATASETS',
+           'METRICS']

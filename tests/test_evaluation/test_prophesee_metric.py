@@ -176,3 +176,113 @@ def test_bad_input_names_the_recording():
                             ('h', '<f4'), ('class_id', '<u4')])
     with pytest.raises(ValueError, match="rec_a.*class_confidence"):
         evaluate_prophesee([boxes()], [no_score], names=['rec_a'])
+
+
+# --- the mmengine metric ------------------------------------------------------------------
+
+def det_sample(recording, timestamp, gt=(), preds=(), scale=(1.0, 1.0), hw=(240, 304)):
+    """A DetDataSample as PackEventDetInputs packs it (gt xywh rows (x, y, w, h, label) in
+    img_shape pixels) with pred_instances (rows (x, y, w, h, label, score), ori_shape)."""
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.bbox import HorizontalBoxes
+    from mmengine.structures import InstanceData
+
+    def xyxy(rows):
+        return torch.tensor([[x, y, x + w, y + h] for x, y, w, h, *_ in rows],
+                            dtype=torch.float32).reshape(-1, 4)
+
+    sample = DetDataSample(metainfo=dict(recording=recording, timestamp=timestamp,
+                                         first_in_recording=False, scale_factor=scale,
+                                         ori_shape=hw, img_shape=hw))
+    sample.gt_instances = InstanceData(
+        bboxes=HorizontalBoxes(xyxy(gt) * torch.tensor(scale * 2, dtype=torch.float32)),
+        labels=torch.tensor([r[4] for r in gt], dtype=torch.int64))
+    sample.pred_instances = InstanceData(
+        bboxes=xyxy(preds), labels=torch.tensor([r[4] for r in preds], dtype=torch.int64),
+        scores=torch.tensor([r[5] for r in preds], dtype=torch.float32))
+    return sample
+
+
+def run_metric(samples, batch=2, **kw):
+    from mmsdt.evaluation import PropheseeDetMetric
+    metric = PropheseeDetMetric(**{'classes': ('car', 'pedestrian'), **kw})
+    for i in range(0, len(samples), batch):
+        metric.process({}, [s.to_dict() for s in samples[i:i + batch]])
+    return metric.evaluate(len(samples))
+
+
+def test_metric_is_registered_for_mmdet_configs():
+    from mmdet.registry import METRICS as MMDET_METRICS
+    from mmengine.registry import METRICS as ROOT_METRICS
+
+    from mmsdt.evaluation import PropheseeDetMetric
+    cfg = dict(type='mmsdt.PropheseeDetMetric', classes=('car', 'pedestrian'))
+    assert isinstance(MMDET_METRICS.build(dict(cfg)), PropheseeDetMetric)
+    assert isinstance(ROOT_METRICS.build(dict(cfg)), PropheseeDetMetric)
+
+
+def test_metric_groups_by_recording_in_time_order():
+    t1, t2 = T0, T0 + 30_000
+    samples = [  # arrival order shuffled across recordings and times
+        det_sample('rec_b', t2, gt=[(*B, 1)], preds=[(*B, 1, .6)]),
+        det_sample('rec_a', t2, gt=[(*B, 0)], preds=[(*B, 0, .8)]),
+        det_sample('rec_a', t1, gt=[(*A, 0)], preds=[(*A, 0, .9), (200., 150., 30., 30., 1, .3)]),
+        det_sample('rec_b', t1, gt=[(*A, 1)], preds=[(*A, 1, .7)]),
+    ]
+    res = run_metric(samples)
+    assert set(res) == {f'event/{k}' for k in ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m',
+                                                 'mAP_l', 'num_gt', 'num_dets')}
+    # class 0 perfect; class 1: TP .7, TP .6, FP .3 -> 1.0 (the FP ranks after full recall)
+    assert res['event/mAP_50'] == pytest.approx(1.0, abs=1e-12)
+    assert (res['event/num_gt'], res['event/num_dets']) == (4, 5)
+    # the same numbers as the array evaluation on per-recording arrays; with the toolbox's
+    # 50 ms tolerance the labels 30 ms apart share their detections (so the recording grouping
+    # and time order matter)
+    gts = [boxes((t1, *A, 0), (t2, *B, 0)), boxes((t1, *A, 1), (t2, *B, 1))]
+    dts = [boxes((t1, *A, 0, .9), (t1, 200., 150., 30., 30., 1, .3), (t2, *B, 0, .8)),
+           boxes((t1, *A, 1, .7), (t2, *B, 1, .6))]
+    tol = run_metric(samples, time_tol_us=50_000, prefix='p')
+    expected = evaluate_prophesee(gts, dts, time_tol_us=50_000).stats
+    assert expected['mAP_50'] < 0.9
+    for key, value in expected.items():
+        assert tol[f'p/{key}'] == value
+
+
+def test_metric_skips_early_samples_and_unlabelled_times():
+    samples = [
+        det_sample('r', 300_000, gt=[(*B, 0)], preds=[(200., 150., 30., 30., 0, .99)]),
+        det_sample('r', T0, gt=[(*A, 0), (*TINY, 0)], preds=[(*A, 0, .5)]),
+        det_sample('r', T0 + 50_000, gt=[], preds=[(*B, 0, .95)]),   # no label: not scored
+    ]
+    res = run_metric(samples)
+    assert res['event/mAP_50'] == pytest.approx(1.0, abs=1e-12)
+    assert (res['event/num_gt'], res['event/num_dets']) == (1, 2)
+
+
+def test_metric_brings_ground_truth_back_to_original_size():
+    # gt packed at twice the size (scale_factor 2), predictions at ori_shape
+    res = run_metric([det_sample('r', T0, gt=[(*A, 0)], preds=[(*A, 0, .9)], scale=(2., 2.))])
+    assert res['event/mAP_75'] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_metric_classes_from_dataset_meta():
+    from mmsdt.evaluation import PropheseeDetMetric
+    metric = PropheseeDetMetric()
+    metric.process({}, [det_sample('r', T0, gt=[(*A, 0)], preds=[(*A, 0, .9)]).to_dict()])
+    with pytest.raises(ValueError, match='no classes'):
+        metric.evaluate(1)
+    metric.dataset_meta = dict(classes=('car', 'pedestrian'))
+    metric.process({}, [det_sample('r', T0, gt=[(*A, 0)], preds=[(*A, 0, .9)]).to_dict()])
+    assert metric.evaluate(1)['event/mAP_50'] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_metric_bad_samples():
+    from mmsdt.evaluation import PropheseeDetMetric
+    sample = det_sample('r', T0).to_dict()
+    del sample['recording']
+    with pytest.raises(KeyError, match="'recording'"):
+        PropheseeDetMetric(classes=('car',)).process({}, [sample])
+    twice = [det_sample('r', T0, gt=[(*A, 0)]), det_sample('r', T0, gt=[(*A, 0)])]
+    with pytest.raises(ValueError, match="'r': two samples at timestamp 600000"):
+        run_metric(twice)
