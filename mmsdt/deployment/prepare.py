@@ -9,7 +9,9 @@ def prepare_for_inference(model: nn.Module, example: torch.Tensor,
                           use_compile: bool = True) -> nn.Module:
     """Fold, convert to channels-last and (optionally) compile ``model`` for inference.
 
-    Steps: ``model.eval()``; :func:`mmsdt.snn.fold_bn` on ``example`` (BN into the convs,
+    Steps: ``model.eval()``; every submodule with a ``fuse_rep_convs`` method (e.g.
+    :class:`mmsdt.ESpikeFormerLarge`, whose RepConvs chain two BNs that ``fold_bn`` alone
+    cannot fold) merges its re-parameterised convs; :func:`mmsdt.snn.fold_bn` on ``example`` (BN into the convs,
     ``1/norm`` into the next weights); weights in channels-last memory format; with ``use_compile``
     ``torch.compile`` with frozen weights (inductor ``freezing``: weights become constants and
     are pre-packed for oneDNN), compiled by one forward on ``example`` (tens of seconds on 2
@@ -23,6 +25,9 @@ def prepare_for_inference(model: nn.Module, example: torch.Tensor,
     """
     model.eval()
     with torch.no_grad():
+        for module in list(model.modules()):
+            if callable(getattr(module, 'fuse_rep_convs', None)):
+                module.fuse_rep_convs()
         fold_bn(model, example)
         model = model.to(memory_format=torch.channels_last)
         if not use_compile:

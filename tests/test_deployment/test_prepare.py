@@ -32,3 +32,21 @@ def test_compiled_inference_form_equals_eager(randomise_bn):
     for g, w in zip(got, want):
         assert w.abs().max() > 0
         assert torch.equal(g, w)
+
+
+def test_large_model_rep_convs_are_merged_so_no_batchnorm_is_left(randomise_bn):
+    # fold_bn alone leaves the BatchNorm1d that follows another BN inside each RepConv
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    from mmsdt.models import ESpikeFormerLarge
+    torch.manual_seed(0)
+    arch = dict(embed_dims=(8, 16, 32), depth=2, num_heads=1, mlp_ratio=2, rep_conv2=True)
+    model = randomise_bn(ESpikeFormerLarge(arch).eval()).double()
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        want = model(x)[0]
+    folded = prepare_for_inference(model, x, use_compile=False)
+    assert not any(isinstance(m, _BatchNorm) for m in folded.modules())
+    with torch.no_grad():
+        got = folded(x)[0]
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-9)
