@@ -62,9 +62,9 @@ class PropheseeDetMetric(BaseMetric):
 
     A sample whose ground truth is empty (or filtered out entirely) is no image: its
     detections are not scored (with ``time_tol_us > 0``: only where they fall within it of
-    another labelled time of the recording). Boxes are evaluated in ``ori_shape`` coordinates, so the size thresholds apply
-    at that size: Gen1 30 / 10 px; 1Mpx 60 / 20 px at 1280x720, or 30 / 10 px when the dataset
-    halves it to 640x360 (as RVT evaluates it).
+    another labelled time of the recording). Boxes are evaluated in ``ori_shape`` coordinates,
+    so the size thresholds apply at that size: Gen1 30 / 10 px; 1Mpx 60 / 20 px at 1280x720, or
+    30 / 10 px when the dataset halves it to 640x360 (as RVT evaluates it).
 
     Args:
         classes (sequence of str, optional): evaluated class names, class id ``i`` is
