@@ -6,6 +6,7 @@ mmseg, mmpretrain) can name ``type='mmsdt.ESpikeFormer'`` (or
 ``runner_type='mmsdt.SafeRunner'``): the parent registry finds this child by its scope. No
 OpenMMLab file is patched.
 """
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
@@ -25,9 +26,11 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmsdt',
                       locations=['mmsdt.datasets'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmsdt',
                     locations=['mmsdt.datasets'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mmsdt',
+                         locations=['mmsdt.datasets'])
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='mmsdt', locations=['mmsdt.engine'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmsdt',
                    locations=['mmsdt.evaluation'])
 
 __all__ = ['MODELS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'TRANSFORMS', 'RUNNERS', 'DATASETS',
-           'METRICS']
+           'DATA_SAMPLERS', 'METRICS']

@@ -13,11 +13,14 @@ than its image, :class:`CheckImageSize` the image whose size differs from its an
 than the crop instead of silently keeping its size.
 :class:`CheckedCocoDataset` (registered only when mmdet is installed; nothing else here
 imports mmdet or mmseg) is mmdet's ``CocoDataset`` with the checks of :mod:`.coco_checks`.
+:class:`RecordingStreamSampler` yields whole event recordings in time order as parallel
+streams, for streaming detectors.
 """
 from importlib.util import find_spec
 
 from .crop import CheckedRandomCrop
 from .events import EVENT_DTYPE, read_events, write_events
+from .samplers import RecordingStreamSampler
 from .toy import (TOY_ADE_CLASSES, TOY_CLS_CLASSES, TOY_COCO_CLASSES, TOY_DVS_CLASSES,
                   generate_toy_ade, generate_toy_cls, generate_toy_coco, generate_toy_dvs)
 from .transforms import CheckImageSize, CheckSegLabels, DropKeys, SegCopyPaste
@@ -26,7 +29,7 @@ __all__ = [
     'CheckedRandomCrop', 'CheckImageSize', 'CheckSegLabels', 'DropKeys', 'SegCopyPaste',
     'generate_toy_coco', 'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES',
     'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES', 'EVENT_DTYPE', 'read_events', 'write_events',
-    'generate_toy_dvs', 'TOY_DVS_CLASSES'
+    'generate_toy_dvs', 'TOY_DVS_CLASSES', 'RecordingStreamSampler'
 ]
 
 if find_spec('mmdet') is not None:  # a classification-only install has no mmdet

@@ -50,3 +50,12 @@ if find_spec('mmpretrain') is not None:
     from .hardvs import HARDVS  # noqa: E402
     from .nmnist import NMNIST  # noqa: E402
     __all__ += ['CIFAR10DVS', 'DVS128Gesture', 'HARDVS', 'NMNIST']
+
+# Detection on event recordings: windows before labelled timestamps, packed for mmdet.
+from .det_packing import PackEventDetInputs  # noqa: E402
+from .event_window import LoadEventWindow  # noqa: E402
+
+__all__ += ['LoadEventWindow', 'PackEventDetInputs']
+if find_spec('mmdet') is not None:  # the Prophesee detection releases (mmdet: the det extra)
+    from .prophesee_det import PropheseeDetDataset  # noqa: E402
+    __all__ += ['PropheseeDetDataset']

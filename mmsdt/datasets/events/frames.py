@@ -25,6 +25,14 @@ Where tonic returns empty frames (an empty recording, a recording shorter than `
 ``num_bins``, fewer than ``T`` events for ``event_bins``), this transform raises
 :class:`EventFramesError` naming the recording, since such frames would train on nothing
 without a word.
+
+``align='window'`` (with ``num_bins``) bins a fixed time window instead of the span of its
+events: ``results['event_window'] = (t_start, t_end)`` µs, set by
+:class:`~mmsdt.datasets.events.event_window.LoadEventWindow`, is cut into ``T`` bins of equal
+duration ``D / T`` (``D = t_end - t_start``), bin ``k`` holding the events with
+``t_start + k * D / T < t <= t_start + (k + 1) * D / T`` (exact integer arithmetic; the window
+is open at its start and closed at its end like the slice). Frame 0 is the oldest. A window
+without events is valid there and gives all-zero frames (an event camera that saw nothing).
 """
 from typing import Optional, Sequence, Tuple
 
@@ -113,6 +121,9 @@ class EventsToFrames(BaseTransform):
             bins into the last bin instead of dropping them as tonic does.
         include_incomplete (bool): ``time_window`` / ``event_count``: keep a last, shorter bin.
         sensor_size (tuple, optional): ``(W, H)`` when the results carry none.
+        align (str): ``'events'`` (tonic's rules, relative to the first event) or
+            ``'window'`` (``num_bins`` only: ``T`` bins over ``results['event_window']``,
+            module docstring; an empty window gives zero frames).
     """
 
     def __init__(self,
@@ -125,7 +136,8 @@ class EventsToFrames(BaseTransform):
                  clamp_max: Optional[float] = None,
                  include_tail: bool = False,
                  include_incomplete: bool = False,
-                 sensor_size: Optional[Sequence[int]] = None):
+                 sensor_size: Optional[Sequence[int]] = None,
+                 align: str = 'events'):
         given = {name: v for name, v in zip(_RULES, (num_bins, time_window, event_bins,
                                                      event_count)) if v is not None}
         if len(given) != 1:
@@ -148,6 +160,13 @@ class EventsToFrames(BaseTransform):
         if include_incomplete and self.rule not in ('time_window', 'event_count'):
             raise ValueError('EventsToFrames: include_incomplete applies to time_window / '
                              'event_count')
+        if align not in ('events', 'window'):
+            raise ValueError(f'EventsToFrames: align must be "events" or "window", got '
+                             f'{align!r}')
+        if align == 'window' and (self.rule != 'num_bins' or include_tail):
+            raise ValueError('EventsToFrames: align="window" needs num_bins (without '
+                             'include_tail: every event of the window lies in a bin)')
+        self.align = align
         self.polarities = polarities
         self.value = value
         self.clamp_max = clamp_max
@@ -192,14 +211,37 @@ class EventsToFrames(BaseTransform):
         index[index > last] = -1
         return index, last + 1
 
+    def window_index(self, results: dict, height: int, width: int, source: str):
+        """``align='window'``: the events, their bin over ``results['event_window']`` and
+        ``T``; events outside the window are an error (the loader cut them)."""
+        if results.get('event_window') is None:
+            raise EventFramesError(f'{source}: align="window" needs results["event_window"] '
+                                   f'= (t_start, t_end) µs (LoadEventWindow sets it)')
+        t_start, t_end = (int(v) for v in results['event_window'])
+        if t_end <= t_start:
+            raise EventFramesError(f'{source}: event_window ({t_start}, {t_end}] µs is empty')
+        events = results['events']
+        if getattr(events, 'size', None) == 0:
+            return events, np.zeros(0, np.int64), int(self.size)
+        events = check_events(events, height, width, source)
+        t = events['t'].astype(np.int64)
+        if t[0] <= t_start or t[-1] > t_end:
+            raise EventFramesError(f'{source}: events at {t[0]}..{t[-1]} µs lie outside the '
+                                   f'event_window ({t_start}, {t_end}] µs')
+        index = ((t - t_start) * int(self.size) - 1) // (t_end - t_start)
+        return events, index, int(self.size)
+
     def transform(self, results: dict) -> dict:
         """Bin the events of one sample (see the class docstring)."""
         source = source_of(results)
         height, width = sensor_hw(results, self.sensor_size)
         if 'events' not in results:
             raise EventFramesError(f'{source}: no "events" in the results (load them first)')
-        events = check_events(results['events'], height, width, source)
-        index, frames = self.bin_index(events['t'].astype(np.int64), source)
+        if self.align == 'window':
+            events, index, frames = self.window_index(results, height, width, source)
+        else:
+            events = check_events(results['events'], height, width, source)
+            index, frames = self.bin_index(events['t'].astype(np.int64), source)
         keep = index >= 0
         channel = (events['p'][keep] > 0).astype(np.int64) if self.polarities == 2 else 0
         flat = ((index[keep] * self.polarities + channel) * height
@@ -220,4 +262,4 @@ class EventsToFrames(BaseTransform):
         return (f'{self.__class__.__name__}({self.rule}={self.size}, polarities='
                 f'{self.polarities}, value={self.value!r}, clamp_max={self.clamp_max}, '
                 f'include_tail={self.include_tail}, include_incomplete='
-                f'{self.include_incomplete})')
+                f'{self.include_incomplete}, align={self.align!r})')
