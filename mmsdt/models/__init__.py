@@ -17,7 +17,8 @@ DET_PACKAGE = TaskPackage(
     components=('SpikeRPNHead', 'SpikeRetinaHead', 'SpikeConvFCBBoxHead',
                 'SpikeShared2FCBBoxHead', 'SpikeShared4Conv1FCBBoxHead', 'SpikeFCNMaskHead',
                 'CappedMaskRoIHead', 'SparseSingleRoIExtractor', 'StrideCheckedMaskRCNN',
-                'StrideCheckedCascadeRCNN', 'StrideCheckedRetinaNet'))
+                'StrideCheckedCascadeRCNN', 'StrideCheckedRetinaNet', 'StreamingRetinaNet',
+                'EventDetDataPreprocessor'))
 SEG_PACKAGE = TaskPackage(
     import_name='mmseg', requirement='mmsegmentation==1.2.2', extra='seg',
     components=('SpikeFPNHead', 'StrideCheckedEncoderDecoder'))
@@ -31,9 +32,10 @@ __all__ = ['ESpikeFormer', 'ESpikeFormerLarge', 'SpikeConv2d', 'SpikeLinear',
 
 # the names imported below are exported through __all__ += <package>.components
 if is_installed(DET_PACKAGE.import_name):
+    from .data_preprocessors import EventDetDataPreprocessor  # noqa: F401
     from .dense_heads import SpikeRetinaHead, SpikeRPNHead  # noqa: F401
     from .detectors import (StrideCheckedCascadeRCNN, StrideCheckedMaskRCNN,  # noqa: F401
-                            StrideCheckedRetinaNet)
+                            StrideCheckedRetinaNet, StreamingRetinaNet)
     from .roi_heads import (CappedMaskRoIHead, SparseSingleRoIExtractor,  # noqa: F401
                             SpikeConvFCBBoxHead, SpikeFCNMaskHead, SpikeShared2FCBBoxHead,
                             SpikeShared4Conv1FCBBoxHead)

@@ -67,6 +67,12 @@ def measured_strides(backbone: nn.Module, neck: Optional[nn.Module] = None, size
     return [size // f.shape[-2] for f in feats]
 
 
+def input_channels(backbone: nn.Module) -> int:
+    """The channels the backbone's first conv takes (3 for a backbone without convs)."""
+    conv = next((m for m in backbone.modules() if isinstance(m, nn.Conv2d)), None)
+    return 3 if conv is None else int(conv.in_channels)
+
+
 class StrideCheckMixin:
     """Mixin for a stock OpenMMLab model (detector, segmentor) with a build-time stride check.
 
@@ -87,7 +93,8 @@ class StrideCheckMixin:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        real = measured_strides(self.backbone, self.neck if self.with_neck else None)
+        real = measured_strides(self.backbone, self.neck if self.with_neck else None,
+                                in_channels=input_channels(self.backbone))
         problems = [
             f'{where} = {list(declared)}, but the backbone + neck produce {list(expected)}'
             for where, declared, expected in self.declared_strides(real)

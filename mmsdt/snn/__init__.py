@@ -16,6 +16,7 @@ from .observe import (HookSet, SpikeObserver, SpikeSource, active_observers, emi
 from .recorder import NeuronStats, SpikeRecorder
 from .spike_driven import spike_driven, spike_layout, spike_linear, spike_matmul, spiking_neurons
 from .spike_train import SpikeOrTensor, SpikeTrain
+from .stream_state import StreamState, carrying, current_stream_state
 from .time_axis import current_time_steps, fold_time, mean_over_time, time_steps, unfold_time
 from .verify import SpikeDrivenReport, verify_spike_driven
 
@@ -28,5 +29,6 @@ __all__ = [
     'SpikeRecorder', 'NeuronStats', 'verify_spike_driven', 'SpikeDrivenReport',
     'SynapticOpCounter', 'EnergyReport', 'LayerOps', 'MemoryCost', 'ENERGY_PRESETS', 'module_group',
     'fold_bn', 'use_fused_kernels', 'SpikeObserver', 'HookSet', 'observing', 'active_observers',
-    'spike_source', 'SpikeSource', 'spike_counts', 'emitted_counts', 'is_spiking_neuron'
+    'spike_source', 'SpikeSource', 'spike_counts', 'emitted_counts', 'is_spiking_neuron',
+    'StreamState', 'carrying', 'current_stream_state'
 ]

@@ -9,7 +9,10 @@ For the T time steps of one forward call (input ``X`` folded T-major, ``(T * B, 
 
 and the output is ``S_t / norm``. The state lives only inside the call: nothing is kept on
 the module, so there is no ``reset_net``, nothing leaks between batches, and DDP, EMA and
-deep copies see a parameter-free module. With ``T = 1`` (or no time axis) ``H_1 = X_1`` and
+deep copies see a parameter-free module. The one exception is explicit: inside
+:func:`mmsdt.snn.stream_state.carrying` (streaming detection), ``V_0`` is the membrane the
+previous call of the same batch row left, taken from and returned to that store (detached:
+no gradient crosses the call boundary). With ``T = 1`` (or no time axis) ``H_1 = X_1`` and
 the neuron is exactly :class:`~mmsdt.snn.MultiSpike`.
 
 Backward is the straight-through rule of :mod:`mmsdt.snn.spike_rule` applied at every step
@@ -33,6 +36,7 @@ from .kernels.fused_bn_spike import batch_norm
 from .neuron import MIN_PACKED_MASK_NUMEL, MultiSpike
 from .spike_rule import round_counts, straight_through_mask
 from .spike_train import SpikeTrain
+from .stream_state import current_stream_state
 from .time_axis import current_time_steps, unfold_time
 
 NEURON_MODES = ('stateless', 'stateful')
@@ -41,17 +45,19 @@ STATEFUL_KEYS = ('decay', 'v_threshold', 'detach_reset')
 
 def _integrate(xs: torch.Tensor, max_value: int, rounding: str, decay: float,
                threshold: float, include_boundary: Optional[bool] = None,
-               potentials: bool = False):
+               potentials: bool = False, v0: Optional[torch.Tensor] = None,
+               final: Optional[list] = None):
     """The step loop on ``xs`` (T, B, ...): integer counts (T, B, ...), and the straight-
     through masks (``include_boundary`` given) or the rounding inputs ``H_t / threshold``
-    (``potentials``)."""
+    (``potentials``). ``v0`` (B, ...) is the initial membrane (None: zero); the last one is
+    appended to ``final`` when given."""
     counts = torch.empty_like(xs)
     extra = None
     if include_boundary is not None:
         extra = torch.empty(xs.shape, dtype=torch.bool, device=xs.device)
     elif potentials:
         extra = torch.empty_like(xs)
-    v = None
+    v = v0
     for t in range(xs.shape[0]):
         h = xs[t] if v is None else (v if decay == 1 else decay * v) + xs[t]
         u = h if threshold == 1 else h / threshold
@@ -63,6 +69,8 @@ def _integrate(xs: torch.Tensor, max_value: int, rounding: str, decay: float,
         s = round_counts(clamped, rounding, inplace=True)
         counts[t] = s
         v = h - (s if threshold == 1 else threshold * s)
+    if final is not None:
+        final.append(v)
     return counts, extra
 
 
@@ -71,9 +79,10 @@ class _MultiStepFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, steps, max_value, norm, rounding, include_boundary, decay, threshold,
-                detach_reset):
+                detach_reset, v0=None, final=None):
         xs = unfold_time(x, steps)
-        counts, mask = _integrate(xs, max_value, rounding, decay, threshold, include_boundary)
+        counts, mask = _integrate(xs, max_value, rounding, decay, threshold, include_boundary,
+                                  v0=v0, final=final)
         ctx.save_for_backward(pack_mask(mask) if mask.numel() >= MIN_PACKED_MASK_NUMEL
                               else mask)
         ctx.shape = mask.shape
@@ -98,7 +107,8 @@ class _MultiStepFunction(torch.autograd.Function):
                 gh = gh + (dv if ctx.detach_reset else dv * ~mask[t])
             grad[t] = gh
             carry = gh
-        return grad.reshape(grad_out.shape), None, None, None, None, None, None, None, None
+        return (grad.reshape(grad_out.shape), None, None, None, None, None, None, None, None,
+                None, None)
 
 
 class MultiStepIntIF(MultiSpike):
@@ -155,10 +165,11 @@ class MultiStepIntIF(MultiSpike):
                              f'dimension (T * B)')
         return steps
 
-    def _counts(self, x: torch.Tensor, potentials: bool = False):
+    def _counts(self, x: torch.Tensor, potentials: bool = False,
+                v0: Optional[torch.Tensor] = None, final: Optional[list] = None):
         xs = unfold_time(x.detach(), self._steps(x))
         counts, pot = _integrate(xs, self.max_value, self.rounding, self.decay,
-                                 self.v_threshold, potentials=potentials)
+                                 self.v_threshold, potentials=potentials, v0=v0, final=final)
         return (pot if potentials else counts).reshape(x.shape)
 
     def spike_count(self, u: torch.Tensor) -> torch.Tensor:
@@ -185,16 +196,28 @@ class MultiStepIntIF(MultiSpike):
 
     def forward(self, u: torch.Tensor):
         steps = self._steps(u)
+        # a carried membrane (streaming): only where the forward has a time axis
+        store = current_stream_state() if current_time_steps() is not None else None
+        v0 = final = None
+        if store is not None:
+            v0 = store.initial(self, torch.Size((u.shape[0] // steps, *u.shape[1:])), u)
+            final = []
         if self.spike_driven:
-            return SpikeTrain.from_counts(self.spike_count(u), self.max_value, self.norm)
-        if torch.is_grad_enabled() and u.requires_grad:
+            counts = (self.spike_count(u) if store is None
+                      else self._counts(u, v0=v0, final=final))
+            out = SpikeTrain.from_counts(counts, self.max_value, self.norm)
+        elif torch.is_grad_enabled() and u.requires_grad:
             out = _MultiStepFunction.apply(u, steps, self.max_value, self.norm, self.rounding,
                                            self.include_boundary, self.decay, self.v_threshold,
-                                           self.detach_reset)
+                                           self.detach_reset, v0, final)
         else:
-            out = self._counts(u)
+            out = self._counts(u, v0=v0, final=final)
             if self.norm != 1:
                 out = out.div_(self.norm)
+        if store is not None:
+            store.store(self, final[0])
+        if self.spike_driven:
+            return out
         if torch.is_grad_enabled():  # a later layer may save it for backward
             register_spike_output(out, self.norm, self.max_value)
         return out

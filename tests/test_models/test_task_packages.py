@@ -91,11 +91,14 @@ def test_models_import_and_fail_clearly_without_task_packages(script):
                                      mmsdt.models.CLS_PACKAGE])
 def test_placeholder_names_are_exactly_what_the_task_modules_register(package):
     """With the package installed, the names its modules register are the placeholder list."""
-    folders = {'mmdet': ('dense_heads', 'roi_heads', 'detectors'),
+    folders = {'mmdet': ('dense_heads', 'roi_heads', 'detectors',
+                         'data_preprocessors.event_det_data_preprocessor'),
                'mmseg': ('decode_heads', 'segmentors'),
-               'mmpretrain': ('heads', 'data_preprocessors', 'classifiers', 'selfsup')}[package.import_name]
+               'mmpretrain': ('heads', 'data_preprocessors.event_data_preprocessor',
+                              'classifiers', 'selfsup')}[package.import_name]
     registered = {name for name, obj in MODELS.module_dict.items()
-                  if obj.__module__.split('.')[2] in folders}
+                  if obj.__module__.split('.')[2] in folders
+                  or '.'.join(obj.__module__.split('.')[2:4]) in folders}
     assert registered == set(package.components)
     assert set(package.components) <= set(mmsdt.models.__all__)
 
