@@ -9,7 +9,9 @@
   the two dense data sets and :mod:`.cls` (:func:`generate_toy_cls`) a classification set
   of six shape / texture classes in the ImageNet folder layout; :mod:`.events`
   (:func:`generate_toy_dvs`) an event-camera set of eight motion classes (moving textured
-  shapes through the DVS emulator) in the N-MNIST layout; :mod:`.fileio` holds their
+  shapes through the DVS emulator) in the N-MNIST layout; :mod:`.event_det`
+  (:func:`generate_toy_event_det`) an event detection set (moving cars and pedestrians
+  through the DVS emulator, boxes from the renderer) in the Gen1 layout; :mod:`.fileio` holds their
   markers and fixed-setting file writers. The same arguments always give byte-identical
   files, and a marker file holding the arguments, written last, lets a later identical call
   return at once.
@@ -21,6 +23,7 @@ set), so the package imports without mmdet or mmseg. The command-line front end 
 from .ade import TOY_ADE_CLASSES, generate_toy_ade
 from .cls import TOY_CLS_CLASSES, generate_toy_cls, render_toy_cls_image
 from .coco import TOY_COCO_CLASSES, generate_toy_coco
+from .event_det import TOY_EVENT_DET_CLASSES, generate_toy_event_det
 from .events import TOY_DVS_CLASSES, generate_toy_dvs, render_motion_video, toy_dvs_events
 from .scene import SHAPE_KINDS, image_rng, render_scene, toy_scene
 
@@ -28,5 +31,6 @@ __all__ = [
     'generate_toy_coco', 'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES',
     'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES', 'render_toy_cls_image',
     'SHAPE_KINDS', 'image_rng', 'render_scene', 'toy_scene', 'generate_toy_dvs',
-    'TOY_DVS_CLASSES', 'render_motion_video', 'toy_dvs_events'
+    'TOY_DVS_CLASSES', 'render_motion_video', 'toy_dvs_events', 'generate_toy_event_det',
+    'TOY_EVENT_DET_CLASSES'
 ]

@@ -21,7 +21,7 @@ Shape = Dict[str, Any]
 SHAPE_KINDS: Tuple[str, ...] = ('circle', 'square', 'triangle')
 """The shape kinds, in the order of their class ids."""
 
-_DATASET_TAG = {'coco': 1, 'ade': 2, 'cls': 3, 'dvs': 4}
+_DATASET_TAG = {'coco': 1, 'ade': 2, 'cls': 3, 'dvs': 4, 'event_det': 5}
 _SPLIT_TAG = {'train': 0, 'val': 1}
 
 
@@ -34,7 +34,7 @@ def image_rng(seed: int, dataset: str, split: str, index: int) -> np.random.Gene
 
     Args:
         seed (int): Non-negative data set seed.
-        dataset (str): ``'coco'``, ``'ade'``, ``'cls'`` or ``'dvs'``.
+        dataset (str): ``'coco'``, ``'ade'``, ``'cls'``, ``'dvs'`` or ``'event_det'``.
         split (str): ``'train'`` or ``'val'``.
         index (int): Image index inside the split.
 
