@@ -1,7 +1,8 @@
 """The toy event-camera run learns: the TASK=dvs config (data set, pipeline, event data
-preprocessor, 2.7m E-SpikeFormer with T = 4, stateless and stateful neurons) trained for a few
-dozen iterations on a tiny generated set fits it far above chance (1/8): the loss falls and
-most recordings are classified right, in eval mode."""
+preprocessor, 2.7m E-SpikeFormer with T = 4, stateless and stateful neurons) trained for 14
+iterations on a tiny generated set fits it far above chance (1/8): the loss falls and most
+recordings are classified right, in eval mode (after 14 steps the loss is at 0.41 / 0.49 of its
+start and 29 / 28 of the 32 recordings are right, stateless / stateful, on 2 Intel cores)."""
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,7 @@ def test_toy_dvs_config_learns(mode, tiny_dvs, mmpretrain_scope):
     assert tuple(fixed['inputs'][0].shape) == (4, 2, 56, 56)
 
     def loss_and_accuracy():
-        # BN's running averages (momentum 0.1) trail the weights after a few dozen steps:
+        # BN's running averages (momentum 0.1) trail the weights after a few steps:
         # set them to the statistics of the evaluated batch first, then evaluate in eval mode
         with torch.no_grad():
             data = model.data_preprocessor(fixed, False)
@@ -72,7 +73,7 @@ def test_toy_dvs_config_learns(mode, tiny_dvs, mmpretrain_scope):
 
     before, _ = loss_and_accuracy()
     optimizer = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.05)
-    for step in range(20):
+    for step in range(14):
         batch = {k: v[(step % 2) * 16:(step % 2 + 1) * 16] for k, v in train.items()}
         data = model.data_preprocessor(batch, True)
         loss = model(**data, mode='loss')['loss']
