@@ -6,6 +6,8 @@
 #                          emulator, T = 4 frames
 #   make run TASK=sma    - spike-masked autoencoder pre-training on the toy cls images
 #                          without labels, fine-tuned on 10 % of the labels vs from scratch
+#   make run TASK=event-det - event-camera detection: moving cars / pedestrians through a
+#                          DVS emulator (Gen1 layout), spiking RetinaNet, Prophesee-protocol mAP
 #   make test            - the test suite
 PY := .venv/bin/python
 TASK ?= det

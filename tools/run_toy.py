@@ -1,6 +1,7 @@
 """The embedded default: toy data -> spiking model training -> evaluation -> pictures.
 
-    python tools/run_toy.py [--task det|seg|cls|gac|dvs|sma] [--config CONFIG] [--work-dir DIR]
+    python tools/run_toy.py [--task det|seg|cls|gac|dvs|sma|event-det] [--config CONFIG]
+                            [--work-dir DIR]
                             [--data-root DIR] [--num-vis N] [--cfg-options k=v ...]
 
 ``det`` (default): the toy COCO set -> spiking Mask R-CNN (2.7m E-SpikeFormer, from scratch)
@@ -15,7 +16,11 @@ samples as ON / OFF frames with predicted and true classes, and the T frames of 
 side by side. ``sma``: spike-masked autoencoder pre-training of a narrow ESpikeFormerLarge on
 the toy cls training images without labels, then the same fine-tuning on 10 % of the labels
 from the pre-trained encoder and from scratch -> accuracy/top1 of both on toy val -> masked
-input | reconstruction | original pictures (:func:`run_sma`). Data are generated if missing;
+input | reconstruction | original pictures (:func:`run_sma`). ``event-det``: toy event
+recordings (moving cars / pedestrians through the DVS emulator, Gen1 layout, 128x96) -> spiking
+RetinaNet with the 2.7m E-SpikeFormer on T event frames -> mAP / mAP@0.5 under the Prophesee
+protocol (mmsdt.PropheseeDetMetric) -> detections drawn on ON / OFF event frames
+(:func:`draw_event_detections`). Data are generated if missing;
 a one-line summary is printed and ``summary.json`` written to the work dir.
 """
 import argparse
@@ -44,10 +49,14 @@ TASKS = {
     # from it and from scratch (FINETUNE_CONFIG); see run_sma
     'sma': dict(config='configs/toy/sma_e-spikeformer-large-narrow_1xb64-600i_toy-cls-64px.py',
                 data_root='data/toy_cls', work_dir='work_dirs/toy_sma'),
+    'event-det': dict(
+        config='configs/toy/retinanet_e-spikeformer-2.7m-t2_spike-fpn_1xb8-600i_toy-event-det.py',
+        data_root='data/toy_event_det', work_dir='work_dirs/toy_event_det'),
 }
 SMA_FINETUNE_CONFIG = 'configs/toy/e-spikeformer-large-narrow_1xb32-400i_toy-cls-10pct-64px.py'
 SMA_LABEL_FRACTION = 0.1
-NUM_VIS = dict(det=6, seg=6, cls=24, gac=24, dvs=24, sma=8)  # images drawn by default
+# images (dvs: recordings, event-det: labelled windows) drawn by default
+NUM_VIS = {'det': 6, 'seg': 6, 'cls': 24, 'gac': 24, 'dvs': 24, 'sma': 8, 'event-det': 8}
 NUM_TIME_ROWS = 6  # dvs: samples whose T frames are drawn side by side
 
 def step(i: int, n: int, text: str) -> None:
@@ -63,6 +72,12 @@ def prepare_data(task: str, data_root: str) -> str:
         return ('generated' if summary['generated'] else 'reused') + ': ' + ', '.join(
             f'{split}: {info["recordings"]} recordings' for split, info in
             summary['splits'].items())
+    if task == 'event-det':
+        from mmsdt.datasets.toy.event_det import generate_toy_event_det
+        summary = generate_toy_event_det(data_root)
+        return ('generated' if summary['generated'] else 'reused') + ': ' + ', '.join(
+            f'{split}: {info["recordings"]} recordings, {info["labels"]} labelled timestamps'
+            for split, info in summary['splits'].items())
     if task == 'gac':
         summary = generate_toy_cls(data_root, size=32)
     else:
@@ -163,6 +178,38 @@ def draw_event_predictions(model, dataset, out_dir: str, num: int) -> str:
                            for p, t in zip(preds[:rows], truths[:rows])],
                           f'toy dvs val: the T = {frames[0].shape[0]} frames of each sample')
     return out_dir
+
+
+def draw_event_detections(model, dataset, out_dir: str, num: int,
+                          score_thr: float = 0.3) -> str:
+    """Predict ``num`` val samples after the protocol's skip time (spread over the
+    recordings) with ``model`` and draw the detections (score >= ``score_thr``) and the
+    ground-truth boxes on their ON / OFF event frames: ``val_detections.png``. Returns it."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from mmsdt.visualization.event_det import draw_event_detections as draw
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    late = [i for i, info in enumerate(infos) if info['timestamp'] > 500000] or list(
+        range(len(infos)))
+    stride = max(1, len(late) // num)
+    picked = late[stride // 2::stride][:num]
+    batch = pseudo_collate([dataset[i] for i in picked])
+    model.eval()
+    with torch.no_grad():
+        samples = model.test_step(batch)
+    preds = [dict(bboxes=s.pred_instances.bboxes.numpy(), scores=s.pred_instances.scores.numpy(),
+                  labels=s.pred_instances.labels.numpy()) for s in samples]
+    truths = [dict(bboxes=s.gt_instances.bboxes.tensor.numpy()
+                   if hasattr(s.gt_instances.bboxes, 'tensor') else s.gt_instances.bboxes.numpy(),
+                   labels=s.gt_instances.labels.numpy()) for s in batch['data_samples']]
+    captions = [f'{infos[i]["recording"]} @ {infos[i]["timestamp"] / 1e6:.2f} s' for i in picked]
+    os.makedirs(out_dir, exist_ok=True)
+    return draw(osp.join(out_dir, 'val_detections.png'),
+                [inputs.numpy() for inputs in batch['inputs']], preds, truths,
+                dataset.metainfo['classes'],
+                f'toy event-det val: detections (score >= {score_thr}) and ground truth on '
+                'ON / OFF event frames', score_thr=score_thr, captions=captions)
 
 
 def train_and_test(cfg, work_dir: str, test: bool = True):
@@ -352,6 +399,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.task == 'dvs':  # the tested model (checkpoint weights) on the test data set
         vis_dir = draw_event_predictions(model, runner.test_dataloader.dataset,
                                          osp.join(work_dir, 'predictions'), num_vis)
+    elif args.task == 'event-det':
+        vis_dir = draw_event_detections(model, runner.test_dataloader.dataset,
+                                        osp.join(work_dir, 'predictions'), num_vis)
     else:
         vis_dir = draw(args.task, config, ckpt, data_root, osp.join(work_dir, 'predictions'),
                        num_vis)
@@ -362,6 +412,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                       segm_mAP=metrics['coco/segm_mAP'], segm_mAP_50=metrics['coco/segm_mAP_50'])
     elif args.task == 'seg':  # mmseg reports percentages
         scores = dict(mIoU=metrics['mIoU'] / 100, aAcc=metrics['aAcc'] / 100)
+    elif args.task == 'event-det':  # the Prophesee protocol (mmsdt.PropheseeDetMetric)
+        scores = {k: metrics[f'event/{k}'] for k in ('mAP_50', 'mAP', 'mAP_75')}
     elif args.task == 'dvs':  # mmpretrain's metric names, as fractions
         scores = {k: metrics[k] / 100 for k in ('accuracy/top1', 'accuracy/top5')}
     else:  # so does mmpretrain
