@@ -114,9 +114,9 @@ def test_streaming_config_streams_recordings_and_carries_state():
 def test_toy_dataset_config_reads_generated_recordings(tmp_path):
     """The toy config's data set and pipeline on a small generated set: samples of the
     configured T, sensor size and classes reach the model."""
+    import mmsdt.datasets  # noqa: F401
     from mmsdt.datasets.toy.event_det import generate_toy_event_det
     from mmsdt.registry import DATASETS
-    import mmsdt.datasets  # noqa: F401
     cfg = Config.fromfile(TOY[0])
     generate_toy_event_det(str(tmp_path), num_train=1, num_val=1)
     dataset_cfg = cfg.val_dataloader.dataset
