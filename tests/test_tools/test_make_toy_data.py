@@ -31,3 +31,18 @@ def test_cli_dvs(tmp_path, capsys):
     assert 'train: 8/8 recordings' in text and 'toy dvs generated' in text
     assert 'val (Test): 8 recordings' in text
     assert summary['splits']['val']['events'] > 0
+
+
+def test_cli_event_det(tmp_path, capsys):
+    path = REPO / 'tools' / 'dataset_converters' / 'make_toy_data.py'
+    spec = importlib.util.spec_from_file_location('make_toy_data', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / 'event_det'
+    summary = module.main(['event-det', '--out', str(out), '--num-train', '1', '--num-val', '1'])
+    text = capsys.readouterr().out
+    assert 'train: 1/1 recordings' in text and 'toy event-det generated' in text
+    assert 'val: 1 recordings, 39 label times' in text
+    assert summary['sensor_size'] == (128, 96) and summary['splits']['train']['events'] > 0
+    assert sorted(p.name for p in (out / 'val').iterdir()) == ['000000_bbox.npy',
+                                                             '000000_td.dat']
