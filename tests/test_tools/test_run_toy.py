@@ -15,15 +15,17 @@ HIDDEN = ('pkg_resources is deprecated', 'please provide the `save_dir` argument
           'in the "function" registry tree', '"FileClient" will be deprecated')
 
 
-# `make run TASK=dvs` emulates 1400 recordings (8 classes x 175), most of this test's time;
-# the test runs tools/run_toy.py with the same generator writing 2 training and 1 val recording
-# per class (the step-1 line names the counts; the rest of the job is unchanged)
-SMALL_DVS = '\n'.join([
-    'import runpy, sys',
+# `make run` generates the full toy sets (TASK=dvs: 1400 emulated recordings, most of that
+# test's time); the tests run tools/run_toy.py with the same generators writing a few images or
+# recordings per split (SMALL: per class for cls / gac / dvs); the rest of the job is unchanged
+SMALL = dict(generate_toy_coco=(8, 4), generate_toy_ade=(8, 4), generate_toy_cls=(4, 2),
+             generate_toy_dvs=(2, 1))
+SMALL_RUN_TOY = '\n'.join([
+    'import functools, runpy, sys',
     'import mmsdt.datasets as datasets',
-    'full = datasets.generate_toy_dvs',
-    'datasets.generate_toy_dvs = lambda root, **kw: full(root, **dict(kw, num_train=2, '
-    'num_val=1))',
+    f'for name, (num_train, num_val) in {SMALL!r}.items():',
+    '    setattr(datasets, name, functools.partial(getattr(datasets, name), '
+    'num_train=num_train, num_val=num_val))',
     'sys.argv[0] = "tools/run_toy.py"',
     'runpy.run_path("tools/run_toy.py", run_name="__main__")'])
 
@@ -42,9 +44,8 @@ def test_run_toy_pipeline(task, metric, tmp_path):
     work, data = tmp_path / 'work', tmp_path / 'data'
     # a short TMPDIR (as users have; mmsdt.utils.private_tempdir sidesteps long ones)
     tmp = Path(tempfile.mkdtemp(prefix='rt-', dir='/tmp' if os.path.isdir('/tmp') else None))
-    script = ['-c', SMALL_DVS] if task == 'dvs' else ['tools/run_toy.py']
     proc = subprocess.run(
-        [sys.executable, *script, '--task', task, '--work-dir', str(work),
+        [sys.executable, '-c', SMALL_RUN_TOY, '--task', task, '--work-dir', str(work),
          '--data-root', str(data), '--num-vis', '2', '--cfg-options', 'train_cfg.max_iters=2',
          'train_dataloader.batch_size=2'],
         cwd=REPO, env=dict(os.environ, TMPDIR=str(tmp)), capture_output=True, text=True,
@@ -57,6 +58,12 @@ def test_run_toy_pipeline(task, metric, tmp_path):
     summary = json.loads((work / 'summary.json').read_text())
     assert 0.0 <= summary[metric] <= 1.0 and summary['iterations'] == 2
     assert f'toy {task}: ' in proc.stdout
+    # the small sets were generated (per class: x 6 toy classification classes, x 8 DVS ones)
+    assert dict(det='generated: train: 8 images, val: 4 images',
+                seg='generated: train: 8 images, val: 4 images',
+                cls='generated: train: 24 images, val: 12 images',
+                gac='generated: train: 24 images, val: 12 images',
+                dvs='generated: train: 16 recordings, val: 8 recordings')[task] in proc.stdout
     assert [line[:5] for line in proc.stdout.splitlines() if line.startswith('[')
             and line[1:2].isdigit()] == [f'[{i}/5]' for i in range(1, 6)]
     # the checkpoint the runner saved last, as mmengine also records it in the work dir
@@ -73,7 +80,6 @@ def test_run_toy_pipeline(task, metric, tmp_path):
         assert drawn == ['val_predictions.png', 'val_time_steps.png']
         assert all(cv2.imread(str(Path(summary['predictions']) / name)) is not None
                    for name in drawn)
-        assert 'generated: train: 16 recordings, val: 8 recordings' in proc.stdout
         assert [line for line in proc.stdout.splitlines()
                 if line.startswith('toy dvs: accuracy/top1 ')]
         assert 0.0 <= summary['accuracy/top1'] <= summary['accuracy/top5'] <= 1.0
