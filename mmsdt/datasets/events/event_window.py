@@ -27,6 +27,7 @@ from mmcv.transforms import BaseTransform
 from mmsdt.registry import TRANSFORMS
 
 from .io import read_events
+from .prophesee import open_windowed
 from .layout import EventFileError, check_in_sensor
 
 #: Recordings kept open per process (a streaming sampler reads one recording at a time).
@@ -92,8 +93,7 @@ def _windowed_reader(path: str):
     """The Prophesee windowed reader for ``.dat`` / ``.raw`` files, else ``None``."""
     if not path.lower().endswith(('.dat', '.raw')):
         return None
-    from . import prophesee  # helper module of the Prophesee formats
-    return prophesee.open_windowed(path)
+    return open_windowed(path)
 
 
 def open_recording(path: str) -> EventRecording:
