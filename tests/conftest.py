@@ -1,8 +1,5 @@
 """Shared pytest set-up: tests run on CPU with a fixed thread count, from the repo root."""
-import getpass
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,12 +8,6 @@ import torch
 from mmsdt.utils.private_tempdir import use_private_tempdir
 
 torch.set_num_threads(2)
-# the fused kernels' compiled code (inductor) stays in torch's default cache folder,
-# <temp>/torchinductor_<user>, for this process, the tools the tests start and later runs:
-# torch derives the folder from the temporary directory, which the private folder below
-# replaces by one that goes with the process (every run would compile every kernel again)
-os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', os.path.join(
-    tempfile.gettempdir(), 'torchinductor_' + getpass.getuser()))
 # the suite's in-process data-loader workers leave their pymp-* folders in a private temp
 # folder that goes with the test process, as the tools' do (mmsdt.utils.private_tempdir)
 use_private_tempdir()
