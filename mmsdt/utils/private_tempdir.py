@@ -13,18 +13,9 @@ the process that made it exits. Tools call it first thing when run as scripts.
 Workers pass tensors through Unix sockets created inside that folder, and a socket path has at
 most 107 bytes on Linux (Python 3.11 does not check): where the folder's path would leave too
 little room, it is made under ``/tmp`` instead.
-
-torch's inductor keeps its compiled kernels (the fused neuron kernels of ``mmsdt.snn.kernels``)
-in ``<temporary directory>/torchinductor_<user>`` unless ``TORCHINDUCTOR_CACHE_DIR`` says
-otherwise. The private folder would make that cache private too, so every run would compile
-cold and throw the kernels away; :func:`use_private_tempdir` therefore pins
-``TORCHINDUCTOR_CACHE_DIR`` (when unset) to inductor's default under the original temporary
-directory, where later runs find it.
 """
 import atexit
-import getpass
 import os
-import re
 import shutil
 import tempfile
 from typing import Optional
@@ -42,15 +33,6 @@ def _remove(path: str, owner_pid: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _inductor_default_cache_dir(base: str) -> str:
-    """Inductor's default kernel cache folder under the temporary directory ``base``."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = f'uid_{os.getuid()}'
-    return os.path.join(base, 'torchinductor_' + re.sub(r'[\\/:*?"<>|]', '_', user))
-
-
 def use_private_tempdir(prefix: str = 'mmsdt-') -> str:
     """Make a fresh folder under the current temporary directory the temporary directory of
     this process and its children, removed at exit; returns its path.
@@ -63,7 +45,6 @@ def use_private_tempdir(prefix: str = 'mmsdt-') -> str:
     if _ACTIVE is not None and os.path.isdir(_ACTIVE):
         return _ACTIVE
     base = tempfile.gettempdir()
-    os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', _inductor_default_cache_dir(base))
     if len(os.path.join(base, prefix + 'x' * 8)) + _SOCKET_SUFFIX > _MAX_SOCKET_PATH \
             and os.path.isdir('/tmp'):
         base = '/tmp'  # a long TMPDIR: worker sockets would not fit
