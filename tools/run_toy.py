@@ -73,7 +73,7 @@ def prepare_data(task: str, data_root: str) -> str:
             f'{split}: {info["recordings"]} recordings' for split, info in
             summary['splits'].items())
     if task == 'event-det':
-        from mmsdt.datasets.toy.event_det import generate_toy_event_det
+        from mmsdt.datasets import generate_toy_event_det
         summary = generate_toy_event_det(data_root)
         return ('generated' if summary['generated'] else 'reused') + ': ' + ', '.join(
             f'{split}: {info["recordings"]} recordings, {info["labels"]} labelled timestamps'

@@ -22,14 +22,15 @@ from .crop import CheckedRandomCrop
 from .events import EVENT_DTYPE, read_events, write_events
 from .samplers import RecordingStreamSampler
 from .toy import (TOY_ADE_CLASSES, TOY_CLS_CLASSES, TOY_COCO_CLASSES, TOY_DVS_CLASSES,
-                  generate_toy_ade, generate_toy_cls, generate_toy_coco, generate_toy_dvs)
+                  generate_toy_ade, generate_toy_cls, generate_toy_coco, generate_toy_dvs,
+                  generate_toy_event_det)
 from .transforms import CheckImageSize, CheckSegLabels, DropKeys, SegCopyPaste
 
 __all__ = [
     'CheckedRandomCrop', 'CheckImageSize', 'CheckSegLabels', 'DropKeys', 'SegCopyPaste',
     'generate_toy_coco', 'generate_toy_ade', 'generate_toy_cls', 'TOY_COCO_CLASSES',
     'TOY_ADE_CLASSES', 'TOY_CLS_CLASSES', 'EVENT_DTYPE', 'read_events', 'write_events',
-    'generate_toy_dvs', 'TOY_DVS_CLASSES', 'RecordingStreamSampler'
+    'generate_toy_dvs', 'generate_toy_event_det', 'TOY_DVS_CLASSES', 'RecordingStreamSampler'
 ]
 
 if find_spec('mmdet') is not None:  # a classification-only install has no mmdet

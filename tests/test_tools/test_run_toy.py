@@ -19,7 +19,7 @@ HIDDEN = ('pkg_resources is deprecated', 'please provide the `save_dir` argument
 # test's time); the tests run tools/run_toy.py with the same generators writing a few images or
 # recordings per split (SMALL: per class for cls / gac / dvs); the rest of the job is unchanged
 SMALL = dict(generate_toy_coco=(8, 4), generate_toy_ade=(8, 4), generate_toy_cls=(4, 2),
-             generate_toy_dvs=(2, 1))
+             generate_toy_dvs=(2, 1), generate_toy_event_det=(2, 1))
 SMALL_RUN_TOY = '\n'.join([
     'import functools, runpy, sys',
     'import mmsdt.datasets as datasets',
@@ -39,7 +39,7 @@ def _load_run_toy():
 
 @pytest.mark.parametrize('task, metric', [('det', 'bbox_mAP'), ('seg', 'mIoU'),
                                           ('cls', 'top-1'), ('gac', 'top-1'),
-                                          ('dvs', 'accuracy/top1')])
+                                          ('dvs', 'accuracy/top1'), ('event-det', 'mAP_50')])
 def test_run_toy_pipeline(task, metric, tmp_path):
     work, data = tmp_path / 'work', tmp_path / 'data'
     # a short TMPDIR (as users have; mmsdt.utils.private_tempdir sidesteps long ones)
@@ -63,7 +63,9 @@ def test_run_toy_pipeline(task, metric, tmp_path):
                 seg='generated: train: 8 images, val: 4 images',
                 cls='generated: train: 24 images, val: 12 images',
                 gac='generated: train: 24 images, val: 12 images',
-                dvs='generated: train: 16 recordings, val: 8 recordings')[task] in proc.stdout
+                dvs='generated: train: 16 recordings, val: 8 recordings',
+                **{'event-det': 'generated: train: 2 recordings, 78 labelled timestamps, '
+                                'val: 1 recordings, 39 labelled timestamps'})[task] in proc.stdout
     assert [line[:5] for line in proc.stdout.splitlines() if line.startswith('[')
             and line[1:2].isdigit()] == [f'[{i}/5]' for i in range(1, 6)]
     # the checkpoint the runner saved last, as mmengine also records it in the work dir
@@ -83,6 +85,15 @@ def test_run_toy_pipeline(task, metric, tmp_path):
         assert [line for line in proc.stdout.splitlines()
                 if line.startswith('toy dvs: accuracy/top1 ')]
         assert 0.0 <= summary['accuracy/top1'] <= summary['accuracy/top5'] <= 1.0
+    elif task == 'event-det':  # detections on ON / OFF event frames; the Gen1 layout
+        import cv2
+        picture = cv2.imread(summary['predictions'])
+        assert summary['predictions'].endswith('.png') and picture is not None
+        assert 0.0 <= summary['mAP'] <= summary['mAP_50'] <= 1.0
+        assert [line for line in proc.stdout.splitlines()
+                if line.startswith('toy event-det: ') and 'mAP_50 ' in line]
+        assert sorted(p.name for p in (data / 'val').iterdir() if not p.name.startswith('.')
+                      ) == ['000000_bbox.npy', '000000_td.dat']
     else:
         drawn = list(Path(summary['predictions']).glob('*'))
         assert len(drawn) == 2
