@@ -21,7 +21,7 @@ run: env
 	$(PY) tools/run_toy.py --task $(TASK)
 
 test: env
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 backbone-demo: env
 	$(PY) tools/demo/backbone_demo.py --arch 19m --work-dir work_dirs/backbone_demo

@@ -1,5 +1,6 @@
 """Shared pytest set-up: tests run on CPU with a fixed thread count, from the repo root."""
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,13 @@ import torch
 
 from mmsdt.utils.private_tempdir import use_private_tempdir
 
-torch.set_num_threads(2)
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs two pytest-xdist workers on the two cores: one torch thread each, and
+    # for the tools they start (two processes spinning on two threads each run 5-10x slower)
+    os.environ['OMP_NUM_THREADS'] = '1'
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(2)
 # the suite's in-process data-loader workers leave their pymp-* folders in a private temp
 # folder that goes with the test process, as the tools' do (mmsdt.utils.private_tempdir)
 use_private_tempdir()

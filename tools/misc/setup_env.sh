@@ -127,14 +127,14 @@ fi
 
 # ---- OpenMMLab stack and the rest -------------------------------------------------------
 pip_install addict packaging Pillow pyyaml yapf opencv-python-headless \
-  mmengine mmdet mmsegmentation mmpretrain timm pycocotools matplotlib ftfy regex pytest \
+  mmengine mmdet mmsegmentation mmpretrain timm pycocotools matplotlib ftfy regex pytest pytest-xdist \
   onnx onnxscript onnxruntime aedat dv_processing
 pip_install --no-deps --no-build-isolation -e "$ROOT"
 # torch asks for setuptools>=77.0.3; mmengine (mmdet::/mmseg:: config bases) imports
 # pkg_resources, which setuptools removed in 81; the pin sits in between.
 pip_install setuptools wheel
 
-"$PY" -c "import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, timm, cv2, pycocotools, onnxruntime, onnxscript, aedat, dv_processing, mmsdt" \
+"$PY" -c "import mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, timm, cv2, pycocotools, onnxruntime, onnxscript, aedat, dv_processing, xdist, mmsdt" \
   || { log "ERROR: the environment does not import; see above"; exit 1; }
 echo "$want_stamp" > "$STAMP"
 log "environment ready: $VENV"
