@@ -8,14 +8,7 @@ from mmpretrain.models.utils.batch_augments import CutMix
 from mmsdt.registry import MODELS
 
 from ..batch_augments import EventMix  # noqa: F401  (registers mmsdt.EventMix)
-
-
-def _source(sample) -> str:
-    meta = getattr(sample, 'metainfo', {}) if sample is not None else {}
-    for key in ('events_path', 'frame_dir', 'img_path'):
-        if meta.get(key) is not None:
-            return str(meta[key])
-    return '<sample without events_path>'
+from .event_frames import check_frames, sample_source
 
 
 @MODELS.register_module()
@@ -74,16 +67,12 @@ class EventDataPreprocessor(ClsDataPreprocessor):
             batch = None
         for i, shape in enumerate(shapes):
             sample = samples[i] if i < len(samples) else None
-            if len(shape) != 4:
-                raise ValueError(f'{_source(sample)}: expected frames (T, C, H, W), got '
-                                 f'{shape}')
-            if self.num_frames is not None and shape[0] != self.num_frames:
-                raise ValueError(f'{_source(sample)}: the data has T = {shape[0]} frames but '
-                                 f'the model is configured for num_frames = {self.num_frames}')
+            check_frames(shape, sample_source(sample), self.num_frames)
             if shape != shapes[0]:
                 raise ValueError(
-                    f'{_source(sample)}: frames {shape} (T, C, H, W) differ from the batch\'s '
-                    f'first sample {_source(samples[0] if samples else None)} {shapes[0]}')
+                    f'{sample_source(sample)}: frames {shape} (T, C, H, W) differ from the '
+                    f'batch\'s first sample {sample_source(samples[0] if samples else None)} '
+                    f'{shapes[0]}')
         return batch if batch is not None else torch.stack(list(inputs))
 
     def forward(self, data: dict, training: bool = False) -> dict:

@@ -10,16 +10,9 @@ from mmdet.models.utils import samplelist_boxtype2tensor
 
 from mmsdt.registry import MODELS
 
+from .event_frames import check_frames, sample_source
 
-def _source(sample) -> str:
-    meta = getattr(sample, 'metainfo', {}) if sample is not None else {}
-    for key in ('event_file', 'events_path', 'recording'):
-        if meta.get(key) is not None:
-            where = str(meta[key])
-            if meta.get('timestamp') is not None:
-                where += f' at {meta["timestamp"]} us'
-            return where
-    return '<sample without event_file>'
+NO_SOURCE = '<sample without event_file>'
 
 
 @MODELS.register_module()
@@ -60,19 +53,15 @@ class EventDetDataPreprocessor(DetDataPreprocessor):
         for i, frames in enumerate(inputs):
             sample = samples[i] if i < len(samples) else None
             shape = tuple(frames.shape)
-            if len(shape) != 4:
-                raise ValueError(f'EventDetDataPreprocessor: {_source(sample)}: expected '
-                                 f'frames (T, C, H, W), got shape {shape}')
-            if self.num_frames is not None and shape[0] != self.num_frames:
-                raise ValueError(f'EventDetDataPreprocessor: {_source(sample)}: the data has '
-                                 f'T = {shape[0]} frames but the model is configured for '
-                                 f'num_frames = {self.num_frames}')
+            check_frames(shape, sample_source(sample, NO_SOURCE), self.num_frames,
+                         prefix='EventDetDataPreprocessor: ')
             if first is None:
                 first = (shape, sample)
             elif shape[:2] != first[0][:2]:
                 raise ValueError(
-                    f'EventDetDataPreprocessor: {_source(sample)}: (T, C) = {shape[:2]} differ '
-                    f'from the batch\'s first sample {_source(first[1])} {first[0][:2]}')
+                    f'EventDetDataPreprocessor: {sample_source(sample, NO_SOURCE)}: (T, C) = '
+                    f'{shape[:2]} differ from the batch\'s first sample '
+                    f'{sample_source(first[1], NO_SOURCE)} {first[0][:2]}')
 
     def pad_batch(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, List[tuple]]:
         """The padded batch ``(B, T, C, H', W')`` and every sample's own ``(H, W)``."""
