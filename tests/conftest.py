@@ -1,6 +1,7 @@
 """Shared pytest set-up: tests run on CPU with a fixed thread count, from the repo root."""
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,17 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     torch.set_num_threads(1)
 else:
     torch.set_num_threads(2)
+# inductor's kernel cache (the fused neuron kernels of mmsdt.snn.kernels): every test process
+# and every tool a test starts runs at the same thread count, so they share one cache per
+# thread count outside the private temp folders below, and each kernel is compiled once per
+# machine instead of once per process (a cold compile is ~16-20 s of CPU)
+# (the xdist workers inherit the controller's environment and its private TMPDIR, hence the
+# name test: a folder a user chose is kept)
+_inductor_dir = os.environ.get('TORCHINDUCTOR_CACHE_DIR')
+if _inductor_dir is None or os.path.basename(_inductor_dir).startswith('mmsdt-tests-inductor-'):
+    os.environ['TORCHINDUCTOR_CACHE_DIR'] = os.path.join(
+        os.path.dirname(_inductor_dir) if _inductor_dir else tempfile.gettempdir(),
+        f'mmsdt-tests-inductor-{os.getuid()}-{torch.get_num_threads()}t')
 # the suite's in-process data-loader workers leave their pymp-* folders in a private temp
 # folder that goes with the test process, as the tools' do (mmsdt.utils.private_tempdir)
 use_private_tempdir()
