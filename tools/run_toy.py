@@ -47,13 +47,13 @@ TASKS = {
                 data_root='data/toy_dvs', work_dir='work_dirs/toy_dvs'),
     # SMA pre-training on the toy cls images without labels, then fine-tuning (10 % labels)
     # from it and from scratch (FINETUNE_CONFIG); see run_sma
-    'sma': dict(config='configs/toy/sma_e-spikeformer-large-narrow_1xb64-600i_toy-cls-64px.py',
+    'sma': dict(config='configs/toy/sma_e-spikeformer-large-narrow_1xb32-600i_toy-cls-64px.py',
                 data_root='data/toy_cls', work_dir='work_dirs/toy_sma'),
     'event-det': dict(
         config='configs/toy/retinanet_e-spikeformer-2.7m-t2_spike-fpn_1xb8-600i_toy-event-det.py',
         data_root='data/toy_event_det', work_dir='work_dirs/toy_event_det'),
 }
-SMA_FINETUNE_CONFIG = 'configs/toy/e-spikeformer-large-narrow_1xb32-400i_toy-cls-10pct-64px.py'
+SMA_FINETUNE_CONFIG = 'configs/toy/e-spikeformer-large-narrow_1xb32-300i_toy-cls-10pct-64px.py'
 SMA_LABEL_FRACTION = 0.1
 # images (dvs: recordings, event-det: labelled windows) drawn by default
 NUM_VIS = {'det': 6, 'seg': 6, 'cls': 24, 'gac': 24, 'dvs': 24, 'sma': 8, 'event-det': 8}

@@ -12,8 +12,8 @@ from mmsdt.registry import MODELS
 from mmsdt.utils.checkpoint import CheckpointError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PRETRAIN = osp.join(ROOT, 'configs/toy/sma_e-spikeformer-large-narrow_1xb64-600i_toy-cls-64px.py')
-FINETUNE = osp.join(ROOT, 'configs/toy/e-spikeformer-large-narrow_1xb32-400i_toy-cls-10pct-64px.py')
+PRETRAIN = osp.join(ROOT, 'configs/toy/sma_e-spikeformer-large-narrow_1xb32-600i_toy-cls-64px.py')
+FINETUNE = osp.join(ROOT, 'configs/toy/e-spikeformer-large-narrow_1xb32-300i_toy-cls-10pct-64px.py')
 
 
 def _tool():

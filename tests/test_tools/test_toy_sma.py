@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-PRETRAIN = 'configs/toy/sma_e-spikeformer-large-narrow_1xb64-600i_toy-cls-64px.py'
+PRETRAIN = 'configs/toy/sma_e-spikeformer-large-narrow_1xb32-600i_toy-cls-64px.py'
 
 
 def test_label_subset_is_every_tenth_image_per_class(tmp_path):

@@ -1,5 +1,5 @@
 # Embedded default (make run TASK=sma), fine-tuning FROM SCRATCH: the narrow ESpikeFormerLarge
-# of the SMA pre-training config (widths (32, 64, 128), 4 blocks, one attention head,
+# of the SMA pre-training config (widths (16, 32, 128), 4 blocks, one attention head,
 # RepConv2) with layer scales, mmpretrain's GlobalAveragePooling and mmsdt.SpikeDistillClsHead
 # (no teacher: both heads learn the labels), trained on 10 % of the toy training labels: every
 # 10th image (sorted by name) of each class, 50 per class, listed in
@@ -14,7 +14,7 @@ _base_ = [
     '../_base_/toy_cpu_runtime_cls.py',
 ]
 
-NARROW_ARCH = dict(embed_dims=(32, 64, 128), depth=4, num_heads=1, mlp_ratio=4,
+NARROW_ARCH = dict(embed_dims=(16, 32, 128), depth=4, num_heads=1, mlp_ratio=4,
                    rep_conv2=True)
 model = dict(
     type='ImageClassifier',
@@ -30,7 +30,7 @@ train_dataloader = dict(
                  metainfo=dict(classes=('checkered', 'circle', 'ring', 'square', 'striped',
                                         'triangle'))))
 
-max_iters = 400
+max_iters = 300
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -40,9 +40,9 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(flat_decay_mult=0.0))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=40),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 40, eta_min=1e-5, by_epoch=False,
-         begin=40, end=max_iters),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='CosineAnnealingLR', T_max=max_iters - 30, eta_min=1e-5, by_epoch=False,
+         begin=30, end=max_iters),
 ]
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
                                      max_keep_ckpts=1))

@@ -1,7 +1,7 @@
 # Embedded default (SMA pre-training, make run TASK=sma): the spike-masked autoencoder on the
 # toy classification images WITHOUT their labels (mmpretrain's CustomDataset with
 # with_label=False over data/toy_cls/train). The encoder is a narrow ESpikeFormerLarge (the same
-# code as the 83M model, widths (32, 64, 128), 4 blocks, one attention head, RepConv2, no
+# code as the 83M model, widths (16, 32, 128), 4 blocks, one attention head, RepConv2, no
 # layer scales); the decoder a narrow SpikeMAEDecoder (128 wide, 2 blocks; docs/sma.md has the
 # full-size settings and why one head).
 _base_ = ['../_base_/toy_cpu_runtime_cls.py']
@@ -9,7 +9,7 @@ custom_imports = dict(imports=['mmsdt.models', 'mmsdt.models.selfsup', 'mmsdt.en
                       allow_failed_imports=False)
 custom_hooks = []  # no classes to check: the labels are not read
 
-NARROW_ARCH = dict(embed_dims=(32, 64, 128), depth=4, num_heads=1, mlp_ratio=4,
+NARROW_ARCH = dict(embed_dims=(16, 32, 128), depth=4, num_heads=1, mlp_ratio=4,
                    rep_conv2=True)
 model = dict(
     type='mmsdt.SpikeMAE',
@@ -32,7 +32,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=64, num_workers=2, persistent_workers=True,
+    batch_size=32, num_workers=2, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train',
