@@ -19,7 +19,7 @@ else:
 # inductor's kernel cache (the fused neuron kernels of mmsdt.snn.kernels): every test process
 # and every tool a test starts runs at the same thread count, so they share one cache per
 # thread count outside the private temp folders below, and each kernel is compiled once per
-# machine instead of once per process (a cold compile is ~16-20 s of CPU)
+# machine instead of once per process (a cold compile is ~16 s of CPU on Intel, ~25 s on AMD)
 # (the xdist workers inherit the controller's environment and its private TMPDIR, hence the
 # name test: a folder a user chose is kept)
 _inductor_dir = os.environ.get('TORCHINDUCTOR_CACHE_DIR')
